@@ -1,0 +1,18 @@
+// Python insertion patches: locate a call inside a named function by structure and insert
+// lines after the function-body statement that contains it, or before the statement itself.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "patch_state.h"
+#include "recipe.h"
+
+namespace minicpm {
+
+// Decides the patch's state for text and, when pending, builds the patched text.
+// file_label names the file in the details ("<file>:<line>: ...").
+TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text,
+                                     const std::string& file_label);
+
+}  // namespace minicpm
