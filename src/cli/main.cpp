@@ -46,17 +46,21 @@ void print_table(const Report& report) {
     id_width = std::max(id_width, patch.patch_id.size());
     file_width = std::max(file_width, patch.file.size());
   }
-  auto row = [&](const std::string& id, const std::string& file, const std::string& state, const std::string& detail) {
-    std::string line = id + std::string(id_width - id.size() + 2, ' ') + file + std::string(file_width - file.size() + 2, ' ') +
-                       state + std::string(state.size() < 16 ? 16 - state.size() : 1, ' ') + detail;
+  auto row = [&](const std::string& id, const std::string& file, const std::string& state,
+                 const std::string& detail) {
+    std::string line = id + std::string(id_width - id.size() + 2, ' ') + file +
+                       std::string(file_width - file.size() + 2, ' ') + state +
+                       std::string(state.size() < 16 ? 16 - state.size() : 1, ' ') + detail;
     std::cout << line << "\n";
   };
   std::cout << "recipe: " << report.recipe_id << "\n";
   row("PATCH", "FILE", "STATE", "DETAIL");
-  for (const auto& patch : report.patches) row(patch.patch_id, patch.file, minicpm::to_string(patch.state), patch.detail);
+  for (const auto& patch : report.patches)
+    row(patch.patch_id, patch.file, minicpm::to_string(patch.state), patch.detail);
 }
 
-json report_json(const std::string& command, const Settings& settings, const Report& report, int exit_code) {
+json report_json(const std::string& command, const Settings& settings, const Report& report,
+                 int exit_code) {
   json patches = json::array();
   for (const auto& patch : report.patches) {
     patches.push_back({{"id", patch.patch_id},
@@ -64,9 +68,9 @@ json report_json(const std::string& command, const Settings& settings, const Rep
                        {"state", minicpm::to_string(patch.state)},
                        {"detail", patch.detail}});
   }
-  return {{"command", command},       {"model_dir", settings.options.model_dir},
+  return {{"command", command},         {"model_dir", settings.options.model_dir},
           {"recipe", report.recipe_id}, {"patches", patches},
-          {"notes", report.notes},    {"actions", report.actions},
+          {"notes", report.notes},      {"actions", report.actions},
           {"exit_code", exit_code}};
 }
 
@@ -95,8 +99,8 @@ std::function<void(uint64_t, uint64_t)> terminal_progress() {
     double mib = 1024.0 * 1024.0;
     double rate = seconds > 0 ? static_cast<double>(done) / mib / seconds : 0;
     double left = rate > 0 ? static_cast<double>(total - done) / mib / rate : 0;
-    std::fprintf(stderr, "\rcopying: %.0f of %.0f MiB, %.0f MiB/s, %.0f s left   ", static_cast<double>(done) / mib,
-                 static_cast<double>(total) / mib, rate, left);
+    std::fprintf(stderr, "\rcopying: %.0f of %.0f MiB, %.0f MiB/s, %.0f s left   ",
+                 static_cast<double>(done) / mib, static_cast<double>(total) / mib, rate, left);
     if (done >= total) std::fprintf(stderr, "\n");
   };
 }
@@ -114,16 +118,21 @@ int run_command(const std::string& command, Settings& settings) {
 
   const Report& report = *result;
   int code = 0;
-  if (command == "verify" && !minicpm::all_verified(report)) code = static_cast<int>(ErrorKind::verification_failed);
+  if (command == "verify" && !minicpm::all_verified(report))
+    code = static_cast<int>(ErrorKind::verification_failed);
 
   if (!settings.quiet) {
     for (const auto& note : report.notes) print_error_lines(note, "note");
   }
   if (command == "verify" && code != 0) {
     for (const auto& patch : report.patches) {
-      if (patch.state == minicpm::PatchState::applied || patch.state == minicpm::PatchState::upstream_fixed) continue;
-      print_error_lines(patch.detail + ": " + patch.patch_id + " is " + minicpm::to_string(patch.state) +
-                        ", expected applied or upstream-fixed; run: minicpm-patch apply " + settings.options.model_dir);
+      if (patch.state == minicpm::PatchState::applied ||
+          patch.state == minicpm::PatchState::upstream_fixed)
+        continue;
+      print_error_lines(patch.detail + ": " + patch.patch_id + " is " +
+                        minicpm::to_string(patch.state) +
+                        ", expected applied or upstream-fixed; run: minicpm-patch apply " +
+                        settings.options.model_dir);
     }
   }
 
@@ -148,18 +157,22 @@ int list_recipes(bool json_output) {
   for (const auto& recipe : minicpm::builtin_recipes()) {
     json patches = json::array();
     for (const auto& patch : recipe.patches) {
-      patches.push_back({{"id", patch.id}, {"file", patch.file}, {"description", patch.description}});
+      patches.push_back(
+          {{"id", patch.id}, {"file", patch.file}, {"description", patch.description}});
     }
-    recipes.push_back({{"id", recipe.id}, {"description", recipe.description}, {"patches", patches}});
+    recipes.push_back(
+        {{"id", recipe.id}, {"description", recipe.description}, {"patches", patches}});
   }
   if (json_output) {
     std::cout << recipes.dump(2) << "\n";
     return 0;
   }
   for (const auto& recipe : recipes) {
-    std::cout << recipe["id"].get<std::string>() << ": " << recipe["description"].get<std::string>() << "\n";
+    std::cout << recipe["id"].get<std::string>() << ": " << recipe["description"].get<std::string>()
+              << "\n";
     for (const auto& patch : recipe["patches"]) {
-      std::cout << "  " << patch["id"].get<std::string>() << " (" << patch["file"].get<std::string>()
+      std::cout << "  " << patch["id"].get<std::string>() << " ("
+                << patch["file"].get<std::string>()
                 << "): " << patch["description"].get<std::string>() << "\n";
     }
   }
@@ -180,27 +193,37 @@ int main(int argc, char** argv) {
   auto add_common = [&](CLI::App* command, bool takes_model) {
     if (takes_model) {
       command->add_option("model-dir", settings.options.model_dir, "The model folder")->required();
-      command->add_option("--recipe", settings.options.recipe,
-                          "Built-in recipe id or recipe JSON file (default: detected from the folder)");
-      command->add_option("--only", settings.options.only, "Select only this patch id (repeatable)")->take_last();
-      command->add_option("--assets-from", settings.options.assets_from,
-                          "BF16 model folder to copy assets/ from (default: the sibling folder without -awq)");
+      command->add_option(
+          "--recipe", settings.options.recipe,
+          "Built-in recipe id or recipe JSON file (default: detected from the folder)");
+      command->add_option("--only", settings.options.only, "Select only this patch id (repeatable)")
+          ->take_last();
+      command->add_option(
+          "--assets-from", settings.options.assets_from,
+          "BF16 model folder to copy assets/ from (default: the sibling folder without -awq)");
     }
     command->add_flag("--json", settings.json_output, "Print a JSON report on stdout");
     command->add_flag("--quiet", settings.quiet, "Print nothing but errors");
   };
 
-  CLI::App* status = app.add_subcommand("status", "Show each patch's state: applied, pending, upstream-fixed or drifted");
+  CLI::App* status = app.add_subcommand(
+      "status", "Show each patch's state: applied, pending, upstream-fixed or drifted");
   CLI::App* apply = app.add_subcommand("apply", "Apply every pending patch, all or nothing");
-  CLI::App* verify = app.add_subcommand("verify", "Exit 0 only if every patch is applied or upstream-fixed");
-  CLI::App* diff = app.add_subcommand("diff", "Print the unified diff that apply would make, changing nothing");
-  CLI::App* revert = app.add_subcommand("revert", "Restore the original bytes of patched files; remove copied files");
+  CLI::App* verify =
+      app.add_subcommand("verify", "Exit 0 only if every patch is applied or upstream-fixed");
+  CLI::App* diff =
+      app.add_subcommand("diff", "Print the unified diff that apply would make, changing nothing");
+  CLI::App* revert = app.add_subcommand(
+      "revert", "Restore the original bytes of patched files; remove copied files");
   CLI::App* recipes = app.add_subcommand("recipes", "List the built-in recipes and their patches");
   for (CLI::App* command : {status, apply, verify, diff, revert}) add_common(command, true);
   add_common(recipes, false);
-  apply->add_flag("--link", settings.options.hard_link, "Hard-link assets in place of copying (same file system only)");
-  verify->add_flag("--deep", settings.options.deep, "Also compare SHA-256 digests of copied files with the source");
-  status->add_flag("--deep", settings.options.deep, "Also compare SHA-256 digests of copied files with the source");
+  apply->add_flag("--link", settings.options.hard_link,
+                  "Hard-link assets in place of copying (same file system only)");
+  verify->add_flag("--deep", settings.options.deep,
+                   "Also compare SHA-256 digests of copied files with the source");
+  status->add_flag("--deep", settings.options.deep,
+                   "Also compare SHA-256 digests of copied files with the source");
 
   try {
     app.parse(argc, argv);

@@ -34,8 +34,9 @@ std::string base_name(const std::string& path) {
 }
 
 bool is_inside(const std::string& path, const std::string& folder) {
-  return path == folder || (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
-                            path[folder.size()] == '/');
+  return path == folder ||
+         (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
+          path[folder.size()] == '/');
 }
 
 Result<std::string> real_path(const std::string& path) {
@@ -55,8 +56,8 @@ std::vector<std::string> allowed_link_roots(const std::string& source_model_real
   return roots;
 }
 
-Status list_files(const std::string& folder, const std::string& relative, const std::vector<std::string>& link_roots,
-                  std::vector<CopyFileEntry>& files) {
+Status list_files(const std::string& folder, const std::string& relative,
+                  const std::vector<std::string>& link_roots, std::vector<CopyFileEntry>& files) {
   DIR* directory = ::opendir(folder.c_str());
   if (directory == nullptr) return io_error(folder + ": cannot read the folder: " + errno_text());
   std::vector<std::string> names;
@@ -71,7 +72,8 @@ Status list_files(const std::string& folder, const std::string& relative, const 
     std::string path = folder + "/" + name;
     std::string inner = relative.empty() ? name : relative + "/" + name;
     struct stat link_info {};
-    if (::lstat(path.c_str(), &link_info) != 0) return io_error(path + ": cannot stat: " + errno_text());
+    if (::lstat(path.c_str(), &link_info) != 0)
+      return io_error(path + ": cannot stat: " + errno_text());
     std::string resolved = path;
     if (S_ISLNK(link_info.st_mode)) {
       Result<std::string> target = real_path(path);
@@ -85,12 +87,14 @@ Status list_files(const std::string& folder, const std::string& relative, const 
       resolved = *target;
     }
     struct stat info {};
-    if (::stat(resolved.c_str(), &info) != 0) return io_error(path + ": cannot stat: " + errno_text());
+    if (::stat(resolved.c_str(), &info) != 0)
+      return io_error(path + ": cannot stat: " + errno_text());
     if (S_ISDIR(info.st_mode)) {
       Status nested = list_files(resolved, inner, link_roots, files);
       if (!nested) return nested;
     } else if (S_ISREG(info.st_mode)) {
-      if (::access(resolved.c_str(), R_OK) != 0) return io_error(path + ": not readable: " + errno_text());
+      if (::access(resolved.c_str(), R_OK) != 0)
+        return io_error(path + ": not readable: " + errno_text());
       files.push_back({inner, resolved, static_cast<uint64_t>(info.st_size)});
     }
   }
@@ -108,7 +112,8 @@ std::string join_list(const std::vector<std::string>& items) {
 }
 
 // Required patterns that no regular file of the target folder matches.
-std::vector<std::string> missing_required_in_target(const CopyDirectoryPatch& copy, const std::string& target_dir) {
+std::vector<std::string> missing_required_in_target(const CopyDirectoryPatch& copy,
+                                                    const std::string& target_dir) {
   std::vector<CopyFileEntry> present;
   struct stat info {};
   if (::stat(target_dir.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
@@ -117,8 +122,9 @@ std::vector<std::string> missing_required_in_target(const CopyDirectoryPatch& co
   }
   std::vector<std::string> missing;
   for (const std::string& pattern : copy.required) {
-    bool found = std::any_of(present.begin(), present.end(),
-                             [&](const CopyFileEntry& entry) { return matches_required(pattern, entry.relative_path); });
+    bool found = std::any_of(present.begin(), present.end(), [&](const CopyFileEntry& entry) {
+      return matches_required(pattern, entry.relative_path);
+    });
     if (!found) missing.push_back(pattern);
   }
   return missing;
@@ -154,10 +160,12 @@ Result<CopyPlan> plan_copy_directory(const Patch& patch, const std::string& mode
     std::vector<std::string> missing = missing_required_in_target(copy, plan.target_dir);
     if (missing.empty()) {
       plan.state = PatchState::applied;
-      plan.detail = plan.target_dir + ": all required files present (no source given to compare sizes)";
+      plan.detail =
+          plan.target_dir + ": all required files present (no source given to compare sizes)";
     } else {
       plan.state = PatchState::pending;
-      plan.detail = plan.target_dir + ": missing " + join_list(missing) + "; pass --assets-from with the BF16 model folder";
+      plan.detail = plan.target_dir + ": missing " + join_list(missing) +
+                    "; pass --assets-from with the BF16 model folder";
     }
     return plan;
   }
@@ -171,9 +179,10 @@ Result<CopyPlan> plan_copy_directory(const Patch& patch, const std::string& mode
     Status listed = list_files(source_dir, "", allowed_link_roots(*source_real), plan.source_files);
     if (!listed) return listed.error();
     for (const std::string& pattern : copy.required) {
-      bool found = std::any_of(plan.source_files.begin(), plan.source_files.end(), [&](const CopyFileEntry& entry) {
-        return matches_required(pattern, entry.relative_path);
-      });
+      bool found = std::any_of(plan.source_files.begin(), plan.source_files.end(),
+                               [&](const CopyFileEntry& entry) {
+                                 return matches_required(pattern, entry.relative_path);
+                               });
       if (!found) plan.missing_in_source.push_back(pattern);
     }
   }
@@ -198,8 +207,8 @@ Result<CopyPlan> plan_copy_directory(const Patch& patch, const std::string& mode
   std::vector<std::string> missing_in_target = missing_required_in_target(copy, plan.target_dir);
   if (plan.to_copy.empty() && missing_in_target.empty()) {
     plan.state = PatchState::applied;
-    plan.detail = plan.target_dir + ": " + std::to_string(plan.source_files.size()) + " files match " + source_dir +
-                  (deep ? " (size and SHA-256)" : " (size)");
+    plan.detail = plan.target_dir + ": " + std::to_string(plan.source_files.size()) +
+                  " files match " + source_dir + (deep ? " (size and SHA-256)" : " (size)");
   } else {
     plan.state = PatchState::pending;
     plan.detail = plan.target_dir + ": " + std::to_string(plan.to_copy.size()) + " files (" +
@@ -208,13 +217,14 @@ Result<CopyPlan> plan_copy_directory(const Patch& patch, const std::string& mode
   return plan;
 }
 
-Status copy_file_contents(const std::string& source, const std::string& destination, const CopyProgress& progress,
-                          uint64_t done_before, uint64_t total) {
+Status copy_file_contents(const std::string& source, const std::string& destination,
+                          const CopyProgress& progress, uint64_t done_before, uint64_t total) {
   int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return io_error(source + ": cannot open for reading: " + errno_text());
   struct stat info {};
   ::fstat(in, &info);
-  int out = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, info.st_mode & 0777);
+  int out =
+      ::open(destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, info.st_mode & 0777);
   if (out < 0) {
     std::string message = destination + ": cannot create: " + errno_text();
     ::close(in);
@@ -234,9 +244,11 @@ Status copy_file_contents(const std::string& source, const std::string& destinat
   } else {
     bool use_copy_file_range = true;
     while (copied < size && use_copy_file_range) {
-      ssize_t count = ::copy_file_range(in, nullptr, out, nullptr, std::min<uint64_t>(size - copied, 64u << 20), 0);
+      ssize_t count = ::copy_file_range(in, nullptr, out, nullptr,
+                                        std::min<uint64_t>(size - copied, 64u << 20), 0);
       if (count < 0 && errno == EINTR) continue;
-      if (count < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+      if (count < 0 &&
+          (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
         use_copy_file_range = false;
         break;
       }
@@ -255,7 +267,8 @@ Status copy_file_contents(const std::string& source, const std::string& destinat
         if (count < 0) return fail(source + ": read failed: " + errno_text());
         if (count == 0) break;
         for (ssize_t written = 0; written < count;) {
-          ssize_t step = ::write(out, buffer.data() + written, static_cast<size_t>(count - written));
+          ssize_t step =
+              ::write(out, buffer.data() + written, static_cast<size_t>(count - written));
           if (step < 0 && errno == EINTR) continue;
           if (step < 0) return fail(destination + ": write failed: " + errno_text());
           written += step;
@@ -265,7 +278,9 @@ Status copy_file_contents(const std::string& source, const std::string& destinat
       }
     }
   }
-  if (copied != size) return fail(destination + ": copied " + std::to_string(copied) + " of " + std::to_string(size) + " bytes");
+  if (copied != size)
+    return fail(destination + ": copied " + std::to_string(copied) + " of " + std::to_string(size) +
+                " bytes");
   if (::fsync(out) != 0) return fail(destination + ": fsync failed: " + errno_text());
   ::close(in);
   if (::close(out) != 0) {
@@ -275,15 +290,17 @@ Status copy_file_contents(const std::string& source, const std::string& destinat
   return Done{};
 }
 
-Status run_copy_plan(const CopyPlan& plan, const std::string& staging_dir, const std::string& replaced_dir,
-                     CopyMode mode, CopyRecord& record, const std::function<Status(const CopyRecord&)>& before_commit,
+Status run_copy_plan(const CopyPlan& plan, const std::string& staging_dir,
+                     const std::string& replaced_dir, CopyMode mode, CopyRecord& record,
+                     const std::function<Status(const CopyRecord&)>& before_commit,
                      const CopyProgress& progress) {
   uint64_t done = 0;
   auto place_file = [&](const CopyFileEntry& entry, const std::string& destination) -> Status {
     if (mode == CopyMode::hard_link) {
       if (::link(entry.source_path.c_str(), destination.c_str()) != 0) {
         std::string hint = errno == EXDEV ? "; --link needs both folders on one file system" : "";
-        return io_error(destination + ": cannot hard-link " + entry.source_path + ": " + errno_text() + hint);
+        return io_error(destination + ": cannot hard-link " + entry.source_path + ": " +
+                        errno_text() + hint);
       }
       return Done{};
     }
@@ -294,7 +311,8 @@ Status run_copy_plan(const CopyPlan& plan, const std::string& staging_dir, const
     // Fill a staging folder, then rename it into place: an interrupted copy leaves no
     // half-filled target folder.
     std::string staging = join_path(staging_dir, "copy.XXXXXX");
-    if (::mkdtemp(staging.data()) == nullptr) return io_error(staging_dir + ": cannot create a staging folder: " + errno_text());
+    if (::mkdtemp(staging.data()) == nullptr)
+      return io_error(staging_dir + ": cannot create a staging folder: " + errno_text());
     ::chmod(staging.c_str(), 0755);
     for (const CopyFileEntry& entry : plan.to_copy) {
       std::string destination = join_path(staging, entry.relative_path);
@@ -355,10 +373,12 @@ Status run_copy_plan(const CopyPlan& plan, const std::string& staging_dir, const
   return sync_directory(plan.target_dir);
 }
 
-Status undo_copy(const std::string& target_dir, const std::string& replaced_dir, const CopyRecord& record) {
+Status undo_copy(const std::string& target_dir, const std::string& replaced_dir,
+                 const CopyRecord& record) {
   for (const std::string& file : record.files) {
     std::string path = join_path(target_dir, file);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error(path + ": cannot remove: " + errno_text());
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return io_error(path + ": cannot remove: " + errno_text());
   }
   for (const std::string& file : record.replaced) {
     std::string aside = join_path(replaced_dir, file);
@@ -373,14 +393,16 @@ Status undo_copy(const std::string& target_dir, const std::string& replaced_dir,
   std::vector<std::string> folders;
   if (record.created_directory) {
     for (const std::string& file : record.files) {
-      for (std::string folder = parent_of(file); folder != "." && !folder.empty(); folder = parent_of(folder)) {
+      for (std::string folder = parent_of(file); folder != "." && !folder.empty();
+           folder = parent_of(folder)) {
         folders.push_back(folder);
       }
     }
   }
   folders.insert(folders.end(), record.folders.begin(), record.folders.end());
-  std::sort(folders.begin(), folders.end(),
-            [](const std::string& a, const std::string& b) { return a.size() != b.size() ? a.size() > b.size() : a < b; });
+  std::sort(folders.begin(), folders.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
   folders.erase(std::unique(folders.begin(), folders.end()), folders.end());
   for (const std::string& folder : folders) ::rmdir(join_path(target_dir, folder).c_str());
   if (record.created_directory) ::rmdir(target_dir.c_str());

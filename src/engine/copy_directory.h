@@ -53,16 +53,18 @@ struct CopyRecord {
 // Performs the plan. staging_dir is an existing folder inside the model folder (same file
 // system) for temporary copies. before_commit(record) is called before each rename that
 // makes a copy visible, so the caller can store the record first.
-Status run_copy_plan(const CopyPlan& plan, const std::string& staging_dir, const std::string& replaced_dir,
-                     CopyMode mode, CopyRecord& record, const std::function<Status(const CopyRecord&)>& before_commit,
+Status run_copy_plan(const CopyPlan& plan, const std::string& staging_dir,
+                     const std::string& replaced_dir, CopyMode mode, CopyRecord& record,
+                     const std::function<Status(const CopyRecord&)>& before_commit,
                      const CopyProgress& progress);
 
 // Removes what record says the tool copied and puts back files it moved aside.
-Status undo_copy(const std::string& target_dir, const std::string& replaced_dir, const CopyRecord& record);
+Status undo_copy(const std::string& target_dir, const std::string& replaced_dir,
+                 const CopyRecord& record);
 
 // Copies one file's bytes: a reflink clone where the file system supports it, else
 // copy_file_range, else a buffered copy with a fixed 1 MiB buffer.
-Status copy_file_contents(const std::string& source, const std::string& destination, const CopyProgress& progress,
-                          uint64_t done_before, uint64_t total);
+Status copy_file_contents(const std::string& source, const std::string& destination,
+                          const CopyProgress& progress, uint64_t done_before, uint64_t total);
 
 }  // namespace minicpm

@@ -61,7 +61,8 @@ bool is_folder(const std::string& path) {
 }
 
 bool is_inside(const std::string& path, const std::string& folder) {
-  return path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 && path[folder.size()] == '/';
+  return path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
+         path[folder.size()] == '/';
 }
 
 std::optional<std::string> real_path(const std::string& path) {
@@ -73,12 +74,14 @@ std::optional<std::string> real_path(const std::string& path) {
 }
 
 Status check_model_dir(const std::string& model_dir) {
-  if (model_dir.empty()) return usage_error("no model folder given, expected minicpm-patch <command> <model-dir>");
+  if (model_dir.empty())
+    return usage_error("no model folder given, expected minicpm-patch <command> <model-dir>");
   struct stat info {};
   if (::stat(model_dir.c_str(), &info) != 0) {
     return usage_error(model_dir + ": model folder not found, expected an existing folder");
   }
-  if (!S_ISDIR(info.st_mode)) return usage_error(model_dir + ": not a folder, expected a model folder");
+  if (!S_ISDIR(info.st_mode))
+    return usage_error(model_dir + ": not a folder, expected a model folder");
   return Done{};
 }
 
@@ -92,7 +95,8 @@ Result<std::string> check_symlink(const std::string& model_dir, const std::strin
   if (!model_real || !target) return apply_error(path + ": broken symlink, expected a file");
   std::string snapshots = parent_of(*model_real);
   std::string blobs = parent_of(snapshots) + "/blobs";
-  bool allowed = is_inside(*target, *model_real) || (base_name(snapshots) == "snapshots" && is_inside(*target, blobs));
+  bool allowed = is_inside(*target, *model_real) ||
+                 (base_name(snapshots) == "snapshots" && is_inside(*target, blobs));
   if (!allowed) {
     return apply_error(path + ": symlink points outside the model folder (to " + *target +
                        "), expected a file inside it or in the Hub cache's blobs/");
@@ -126,37 +130,45 @@ Result<Recipe> choose_recipe(const Options& options) {
   return detect_recipe(options.model_dir);
 }
 
-Result<std::vector<const Patch*>> select_patches(const Recipe& recipe, const std::vector<std::string>& only) {
+Result<std::vector<const Patch*>> select_patches(const Recipe& recipe,
+                                                 const std::vector<std::string>& only) {
   std::vector<const Patch*> selected;
   for (const std::string& id : only) {
-    bool known = std::any_of(recipe.patches.begin(), recipe.patches.end(), [&](const Patch& patch) { return patch.id == id; });
+    bool known = std::any_of(recipe.patches.begin(), recipe.patches.end(),
+                             [&](const Patch& patch) { return patch.id == id; });
     if (!known) {
       std::string ids;
       for (const Patch& patch : recipe.patches) ids += (ids.empty() ? "" : ", ") + patch.id;
-      return usage_error("--only " + id + ": no such patch in recipe " + recipe.id + ", expected one of: " + ids);
+      return usage_error("--only " + id + ": no such patch in recipe " + recipe.id +
+                         ", expected one of: " + ids);
     }
   }
   for (const Patch& patch : recipe.patches) {
-    if (only.empty() || std::find(only.begin(), only.end(), patch.id) != only.end()) selected.push_back(&patch);
+    if (only.empty() || std::find(only.begin(), only.end(), patch.id) != only.end())
+      selected.push_back(&patch);
   }
   return selected;
 }
 
 // The source model folder for a directory copy: --assets-from, else a sibling folder named
 // like the model folder without the recipe's suffix ("-awq").
-Result<std::string> copy_source(const Options& options, const CopyDirectoryPatch& copy, Report& report) {
+Result<std::string> copy_source(const Options& options, const CopyDirectoryPatch& copy,
+                                Report& report) {
   if (!options.assets_from.empty()) {
     if (!is_folder(options.assets_from)) {
-      return usage_error("--assets-from " + options.assets_from + ": folder not found, expected the BF16 model folder");
+      return usage_error("--assets-from " + options.assets_from +
+                         ": folder not found, expected the BF16 model folder");
     }
     return options.assets_from;
   }
   std::string name = base_name(options.model_dir);
   const std::string& suffix = copy.source_suffix;
-  if (suffix.empty() || name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+  if (suffix.empty() || name.size() <= suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return std::string();
   }
-  std::string sibling = join_path(parent_of(options.model_dir), name.substr(0, name.size() - suffix.size()));
+  std::string sibling =
+      join_path(parent_of(options.model_dir), name.substr(0, name.size() - suffix.size()));
   if (!is_folder(sibling)) return std::string();
   report.notes.push_back("using " + sibling + " as the source of " + copy.directory +
                          "/ (sibling folder; pass --assets-from to choose another)");
@@ -238,7 +250,9 @@ Error drift_error(const Report& report) {
     if (!message.empty()) message += "\n";
     message += patch.detail + " [" + patch.patch_id + "]";
   }
-  return apply_error(message + "\nnothing was written; fix the files above, or leave those patches out with --only");
+  return apply_error(
+      message +
+      "\nnothing was written; fix the files above, or leave those patches out with --only");
 }
 
 bool any_drifted(const Report& report) {
@@ -253,18 +267,21 @@ Status check_copy_source(const Evaluation& evaluation) {
   const auto& copy = std::get<CopyDirectoryPatch>(evaluation.copy_patch->action);
   std::string fetch = copy.fetch_command;
   std::string source = plan.source_model_dir.empty() ? "BF16_DIR" : plan.source_model_dir;
-  for (size_t at = fetch.find("DIR"); at != std::string::npos; at = fetch.find("DIR", at + source.size())) {
+  for (size_t at = fetch.find("DIR"); at != std::string::npos;
+       at = fetch.find("DIR", at + source.size())) {
     fetch.replace(at, 3, source);
   }
   if (plan.source_model_dir.empty()) {
-    return usage_error(plan.target_dir + ": " + copy.directory + "/ is missing and no source folder was found, expected " +
+    return usage_error(plan.target_dir + ": " + copy.directory +
+                       "/ is missing and no source folder was found, expected " +
                        "--assets-from with the BF16 model folder; fetch it with: " + fetch);
   }
   if (!plan.missing_in_source.empty()) {
     std::string list;
-    for (const std::string& missing : plan.missing_in_source) list += (list.empty() ? "" : ", ") + missing;
-    return apply_error(join_path(plan.source_model_dir, copy.directory) + ": source is missing " + list +
-                       ", expected every required file; fetch them with: " + fetch);
+    for (const std::string& missing : plan.missing_in_source)
+      list += (list.empty() ? "" : ", ") + missing;
+    return apply_error(join_path(plan.source_model_dir, copy.directory) + ": source is missing " +
+                       list + ", expected every required file; fetch them with: " + fetch);
   }
   return Done{};
 }
@@ -281,19 +298,22 @@ void remove_leftovers(const StateStore& store, const Evaluation& evaluation) {
     if (directory == nullptr) continue;
     std::vector<std::string> stale;
     while (dirent* entry = ::readdir(directory)) {
-      if (std::strncmp(entry->d_name, ".minicpm-patch.tmp.", 19) == 0) stale.push_back(join_path(folder, entry->d_name));
+      if (std::strncmp(entry->d_name, ".minicpm-patch.tmp.", 19) == 0)
+        stale.push_back(join_path(folder, entry->d_name));
     }
     ::closedir(directory);
     for (const std::string& path : stale) ::unlink(path.c_str());
   }
 }
 
-Status write_text_file(const StateStore& store, FolderState& state, const TextFileWork& file, Report& report) {
+Status write_text_file(const StateStore& store, FolderState& state, const TextFileWork& file,
+                       Report& report) {
   std::string original_hash = sha256_hex(file.original);
   std::string patched_hash = sha256_hex(file.patched);
   PatchedFileRecord record;
   auto existing = state.files.find(file.relative);
-  bool continues_earlier_apply = existing != state.files.end() && existing->second.patched_sha256 == original_hash;
+  bool continues_earlier_apply =
+      existing != state.files.end() && existing->second.patched_sha256 == original_hash;
   if (continues_earlier_apply) {
     record = existing->second;
   } else {
@@ -309,7 +329,8 @@ Status write_text_file(const StateStore& store, FolderState& state, const TextFi
   }
   record.patched_sha256 = patched_hash;
   for (const std::string& id : file.patch_ids) {
-    if (std::find(record.patch_ids.begin(), record.patch_ids.end(), id) == record.patch_ids.end()) record.patch_ids.push_back(id);
+    if (std::find(record.patch_ids.begin(), record.patch_ids.end(), id) == record.patch_ids.end())
+      record.patch_ids.push_back(id);
   }
   state.files[file.relative] = record;
   Status saved = store.save(state);
@@ -318,7 +339,9 @@ Status write_text_file(const StateStore& store, FolderState& state, const TextFi
 
   Status written = write_file_atomic(file.path, file.patched, 0644);
   if (!written) return written;
-  report.actions.push_back("patched " + file.path + (file.symlink_target.empty() ? "" : " (the symlink is now a regular file)"));
+  report.actions.push_back(
+      "patched " + file.path +
+      (file.symlink_target.empty() ? "" : " (the symlink is now a regular file)"));
   return Done{};
 }
 
@@ -329,8 +352,9 @@ Result<FolderLock> lock_folder(const Options& options, FolderLock::Mode mode) {
 }
 
 // Restores one file from its backup, or leaves it when a new download replaced it.
-Status revert_file(const StateStore& store, const std::string& model_dir, const std::string& relative,
-                   const PatchedFileRecord& record, const Recipe* recipe, Report& report) {
+Status revert_file(const StateStore& store, const std::string& model_dir,
+                   const std::string& relative, const PatchedFileRecord& record,
+                   const Recipe* recipe, Report& report) {
   std::string path = join_path(model_dir, relative);
   Result<std::string> current = read_text_file(path);
   if (!current) return current.error();
@@ -344,7 +368,8 @@ Status revert_file(const StateStore& store, const std::string& model_dir, const 
     bool still_patched = false;
     if (recipe != nullptr) {
       for (const Patch& patch : recipe->patches) {
-        if (patch.file != relative || std::holds_alternative<CopyDirectoryPatch>(patch.action)) continue;
+        if (patch.file != relative || std::holds_alternative<CopyDirectoryPatch>(patch.action))
+          continue;
         TextEvaluation result = std::holds_alternative<PythonInsertPatch>(patch.action)
                                     ? evaluate_python_patch(patch, *current, path)
                                     : evaluate_json_patch(patch, *current, path);
@@ -352,25 +377,30 @@ Status revert_file(const StateStore& store, const std::string& model_dir, const 
       }
     }
     if (still_patched) {
-      return apply_error(path + ": changed since minicpm-patch patched it (SHA-256 " + current_hash + ", expected " +
-                         record.patched_sha256 + "); revert would lose those changes, so restore it by hand from " +
+      return apply_error(path + ": changed since minicpm-patch patched it (SHA-256 " +
+                         current_hash + ", expected " + record.patched_sha256 +
+                         "); revert would lose those changes, so restore it by hand from " +
                          store.original_path(relative));
     }
-    report.actions.push_back("unchanged " + path + " (replaced since it was patched; no patch in it)");
+    report.actions.push_back("unchanged " + path +
+                             " (replaced since it was patched; no patch in it)");
     return Done{};
   }
 
   Result<std::string> original = read_text_file(store.original_path(relative));
   if (!original) return original.error();
   if (sha256_hex(*original) != record.original_sha256) {
-    return apply_error(store.original_path(relative) + ": backup does not match its recorded SHA-256 " +
-                       record.original_sha256 + "; restore " + path + " by re-downloading it");
+    return apply_error(store.original_path(relative) +
+                       ": backup does not match its recorded SHA-256 " + record.original_sha256 +
+                       "; restore " + path + " by re-downloading it");
   }
   if (!record.symlink_target.empty()) {
     std::string temp = join_path(parent_of(path), ".minicpm-patch.tmp.link");
     ::unlink(temp.c_str());
-    if (::symlink(record.symlink_target.c_str(), temp.c_str()) != 0 || ::rename(temp.c_str(), path.c_str()) != 0) {
-      return io_error(path + ": cannot restore the symlink to " + record.symlink_target + ": " + std::strerror(errno));
+    if (::symlink(record.symlink_target.c_str(), temp.c_str()) != 0 ||
+        ::rename(temp.c_str(), path.c_str()) != 0) {
+      return io_error(path + ": cannot restore the symlink to " + record.symlink_target + ": " +
+                      std::strerror(errno));
     }
     report.actions.push_back("restored " + path + " (symlink to " + record.symlink_target + ")");
   } else {
@@ -394,9 +424,10 @@ Result<Recipe> detect_recipe(const std::string& model_dir) {
   if (!valid) return valid.error();
   std::vector<const Recipe*> candidates;
   for (const Recipe& recipe : builtin_recipes()) {
-    bool files_present = std::all_of(recipe.detect.files.begin(), recipe.detect.files.end(), [&](const std::string& file) {
-      return ::access(join_path(model_dir, file).c_str(), F_OK) == 0;
-    });
+    bool files_present = std::all_of(
+        recipe.detect.files.begin(), recipe.detect.files.end(), [&](const std::string& file) {
+          return ::access(join_path(model_dir, file).c_str(), F_OK) == 0;
+        });
     if (!files_present) continue;
     if (!recipe.detect.config_path.empty()) {
       Result<json> value = config_value(model_dir, recipe.detect.config_path);
@@ -410,12 +441,16 @@ Result<Recipe> detect_recipe(const std::string& model_dir) {
   std::string known;
   for (const Recipe& recipe : builtin_recipes()) known += (known.empty() ? "" : ", ") + recipe.id;
   if (candidates.empty()) {
-    return usage_error(model_dir + ": no built-in recipe matches this folder, expected a MiniCPM-o 4.5 model folder; "
-                       "candidates: " + known + "; pass --recipe ID or --recipe FILE");
+    return usage_error(
+        model_dir +
+        ": no built-in recipe matches this folder, expected a MiniCPM-o 4.5 model folder; "
+        "candidates: " +
+        known + "; pass --recipe ID or --recipe FILE");
   }
   std::string matched;
   for (const Recipe* recipe : candidates) matched += (matched.empty() ? "" : ", ") + recipe->id;
-  return usage_error(model_dir + ": several recipes match (" + matched + "), expected one; pass --recipe ID");
+  return usage_error(model_dir + ": several recipes match (" + matched +
+                     "), expected one; pass --recipe ID");
 }
 
 Result<Report> run_status(const Options& options) {
@@ -436,12 +471,16 @@ Result<Report> run_diff(const Options& options) {
   if (any_drifted(evaluation->report)) return drift_error(evaluation->report);
 
   Report& report = evaluation->report;
-  for (const TextFileWork& file : evaluation->files) report.diff += unified_diff(file.original, file.patched, file.relative);
+  for (const TextFileWork& file : evaluation->files)
+    report.diff += unified_diff(file.original, file.patched, file.relative);
   if (evaluation->copy_plan && evaluation->copy_plan->state == PatchState::pending) {
     const CopyPlan& plan = *evaluation->copy_plan;
     const auto& copy = std::get<CopyDirectoryPatch>(evaluation->copy_patch->action);
-    std::string source_dir = plan.source_model_dir.empty() ? "(no source)" : join_path(plan.source_model_dir, copy.directory);
-    for (const CopyFileEntry& entry : plan.to_copy) report.diff += "Only in " + source_dir + ": " + entry.relative_path + "\n";
+    std::string source_dir = plan.source_model_dir.empty()
+                                 ? "(no source)"
+                                 : join_path(plan.source_model_dir, copy.directory);
+    for (const CopyFileEntry& entry : plan.to_copy)
+      report.diff += "Only in " + source_dir + ": " + entry.relative_path + "\n";
     if (plan.source_model_dir.empty()) report.diff += "# " + plan.detail + "\n";
   }
   return report;
@@ -466,7 +505,8 @@ Result<Report> run_apply(const Options& options) {
   bool changed = false;
   for (const TextFileWork& file : evaluation->files) {
     if (file.patched == file.original) continue;
-    state.recipe = evaluation->recipe.origin == "built-in" ? evaluation->recipe.id : evaluation->recipe.origin;
+    state.recipe =
+        evaluation->recipe.origin == "built-in" ? evaluation->recipe.id : evaluation->recipe.origin;
     Status written = write_text_file(store, state, file, report);
     if (!written) return written.error();
     changed = true;
@@ -477,7 +517,8 @@ Result<Report> run_apply(const Options& options) {
     const std::string& directory = evaluation->copy_patch->file;
     Status staging = make_directories(store.staging_dir());
     if (!staging) return staging.error();
-    CopyRecord record = state.directories.count(directory) ? state.directories[directory] : CopyRecord{};
+    CopyRecord record =
+        state.directories.count(directory) ? state.directories[directory] : CopyRecord{};
     CopyRecord added;
     auto store_record = [&](const CopyRecord& progress_record) -> Status {
       CopyRecord merged = record;
@@ -489,14 +530,17 @@ Result<Report> run_apply(const Options& options) {
       return store.save(state);
     };
     CopyMode mode = options.hard_link ? CopyMode::hard_link : CopyMode::copy;
-    Status copied = run_copy_plan(plan, store.staging_dir(), store.replaced_dir(), mode, added, store_record, options.progress);
+    Status copied = run_copy_plan(plan, store.staging_dir(), store.replaced_dir(), mode, added,
+                                  store_record, options.progress);
     if (!copied) return copied.error();
     ::rmdir(store.staging_dir().c_str());
-    report.actions.push_back((options.hard_link ? "linked " : "copied ") + std::to_string(plan.to_copy.size()) +
-                             " files (" + std::to_string(plan.bytes_to_copy) + " bytes) into " + plan.target_dir);
+    report.actions.push_back(
+        (options.hard_link ? "linked " : "copied ") + std::to_string(plan.to_copy.size()) +
+        " files (" + std::to_string(plan.bytes_to_copy) + " bytes) into " + plan.target_dir);
     changed = true;
   }
-  if (!changed) report.actions.push_back("nothing to do: every selected patch is applied or upstream-fixed");
+  if (!changed)
+    report.actions.push_back("nothing to do: every selected patch is applied or upstream-fixed");
 
   Result<Evaluation> after = evaluate(options, false);
   if (!after) return after.error();
@@ -515,7 +559,8 @@ Result<Report> run_revert(const Options& options) {
   Report report;
   report.recipe_id = state.recipe;
   if (state.empty()) {
-    report.actions.push_back("nothing to revert: " + store.folder() + " holds no record of an apply");
+    report.actions.push_back("nothing to revert: " + store.folder() +
+                             " holds no record of an apply");
     return report;
   }
   std::optional<Recipe> recipe;
@@ -526,7 +571,8 @@ Result<Report> run_revert(const Options& options) {
 
   std::map<std::string, PatchedFileRecord> files = state.files;
   for (const auto& [relative, record] : files) {
-    Status reverted = revert_file(store, options.model_dir, relative, record, recipe ? &*recipe : nullptr, report);
+    Status reverted = revert_file(store, options.model_dir, relative, record,
+                                  recipe ? &*recipe : nullptr, report);
     if (!reverted) return reverted.error();
     ::unlink(store.original_path(relative).c_str());
     state.files.erase(relative);
@@ -538,8 +584,9 @@ Result<Report> run_revert(const Options& options) {
     std::string target = join_path(options.model_dir, directory);
     Status undone = undo_copy(target, store.replaced_dir(), record);
     if (!undone) return undone.error();
-    report.actions.push_back("removed " + std::to_string(record.files.size()) + " copied files from " + target +
-                             (record.created_directory && !is_folder(target) ? " and the folder itself" : ""));
+    report.actions.push_back(
+        "removed " + std::to_string(record.files.size()) + " copied files from " + target +
+        (record.created_directory && !is_folder(target) ? " and the folder itself" : ""));
     state.directories.erase(directory);
     Status saved = store.save(state);
     if (!saved) return saved.error();

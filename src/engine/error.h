@@ -30,7 +30,7 @@ inline Error io_error(std::string message) { return {ErrorKind::io, std::move(me
 template <typename T>
 class Result {
  public:
-  Result(T value) : storage_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : storage_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : storage_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(storage_); }

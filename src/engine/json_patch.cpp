@@ -30,17 +30,20 @@ class JsonParser {
     Result<size_t> root = parse_value(0);
     if (!root) return root.error();
     skip_space();
-    if (at_ < text_.size()) return fail("unexpected text after the top-level value", "the end of the file");
+    if (at_ < text_.size())
+      return fail("unexpected text after the top-level value", "the end of the file");
     return std::move(document_);
   }
 
  private:
   Error fail(const std::string& what, const std::string& expected) const {
-    return apply_error(file_ + ":" + position_of(text_, at_) + ": invalid JSON: " + what + ", expected " + expected);
+    return apply_error(file_ + ":" + position_of(text_, at_) + ": invalid JSON: " + what +
+                       ", expected " + expected);
   }
 
   void skip_space() {
-    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
+    while (at_ < text_.size() &&
+           (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) {
       ++at_;
     }
   }
@@ -68,7 +71,8 @@ class JsonParser {
         char escape = text_[at_ + 1];
         if (escape == 'u') {
           for (size_t k = 2; k < 6; ++k) {
-            if (at_ + k >= text_.size() || !std::isxdigit(static_cast<unsigned char>(text_[at_ + k]))) {
+            if (at_ + k >= text_.size() ||
+                !std::isxdigit(static_cast<unsigned char>(text_[at_ + k]))) {
               at_ += 1;
               return fail("invalid \\u escape", "four hex digits");
             }
@@ -79,7 +83,8 @@ class JsonParser {
         }
         if (std::string_view("\"\\/bfnrt").find(escape) == std::string_view::npos) {
           ++at_;
-          return fail("invalid escape '\\" + std::string(1, escape) + "'", "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u");
+          return fail("invalid escape '\\" + std::string(1, escape) + "'",
+                      "one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u");
         }
         value.push_back(escape == '"' || escape == '\\' || escape == '/' ? escape : '?');
         at_ += 2;
@@ -117,7 +122,9 @@ class JsonParser {
   }
 
   Result<size_t> parse_value(size_t depth) {
-    if (depth > kMaxDepth) return fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels", "a shallower document");
+    if (depth > kMaxDepth)
+      return fail("nesting deeper than " + std::to_string(kMaxDepth) + " levels",
+                  "a shallower document");
     if (at_ >= text_.size()) return fail("unexpected end of the file", "a value");
     size_t begin = at_;
     char c = text_[at_];
@@ -137,9 +144,10 @@ class JsonParser {
       document_.nodes[node].end = at_;
       return node;
     }
-    for (auto [word, type] : {std::pair<std::string_view, JsonNode::Type>{"true", JsonNode::Type::boolean},
-                              {"false", JsonNode::Type::boolean},
-                              {"null", JsonNode::Type::null}}) {
+    for (auto [word, type] :
+         {std::pair<std::string_view, JsonNode::Type>{"true", JsonNode::Type::boolean},
+          {"false", JsonNode::Type::boolean},
+          {"null", JsonNode::Type::null}}) {
       if (text_.substr(at_, word.size()) == word) {
         size_t node = add_node(type, begin);
         at_ += word.size();
@@ -164,12 +172,14 @@ class JsonParser {
       std::string key;
       size_t key_begin = at_;
       if (is_object) {
-        if (at_ >= text_.size() || text_[at_] != '"') return fail("missing member name", "a string in double quotes");
+        if (at_ >= text_.size() || text_[at_] != '"')
+          return fail("missing member name", "a string in double quotes");
         Result<std::string> name = parse_string();
         if (!name) return name.error();
         key = *name;
         skip_space();
-        if (at_ >= text_.size() || text_[at_] != ':') return fail("missing ':' after a member name", "':'");
+        if (at_ >= text_.size() || text_[at_] != ':')
+          return fail("missing ':' after a member name", "':'");
         ++at_;
         skip_space();
       }
@@ -189,7 +199,8 @@ class JsonParser {
         document_.nodes[node].end = at_;
         return node;
       }
-      return fail(at_ >= text_.size() ? "unexpected end of the file" : "missing ',' or '" + std::string(1, close) + "'",
+      return fail(at_ >= text_.size() ? "unexpected end of the file"
+                                      : "missing ',' or '" + std::string(1, close) + "'",
                   "',' or '" + std::string(1, close) + "'");
     }
   }
@@ -202,12 +213,18 @@ class JsonParser {
 
 const char* type_name(JsonNode::Type type) {
   switch (type) {
-    case JsonNode::Type::object: return "an object";
-    case JsonNode::Type::array: return "an array";
-    case JsonNode::Type::string: return "a string";
-    case JsonNode::Type::number: return "a number";
-    case JsonNode::Type::boolean: return "a boolean";
-    case JsonNode::Type::null: return "null";
+    case JsonNode::Type::object:
+      return "an object";
+    case JsonNode::Type::array:
+      return "an array";
+    case JsonNode::Type::string:
+      return "a string";
+    case JsonNode::Type::number:
+      return "a number";
+    case JsonNode::Type::boolean:
+      return "a boolean";
+    case JsonNode::Type::null:
+      return "null";
   }
   return "a value";
 }
@@ -231,16 +248,18 @@ std::string_view leading_space(std::string_view text, size_t offset) {
 }
 
 // Renders value in the style of the file around the member at `member`.
-std::string render_value(std::string_view text, const JsonDocument& document, size_t parent, size_t member,
-                         const json& value) {
+std::string render_value(std::string_view text, const JsonDocument& document, size_t parent,
+                         size_t member, const json& value) {
   const JsonNode& parent_node = document.nodes[parent];
   const JsonNode& member_node = document.nodes[member];
-  std::string_view between = text.substr(parent_node.begin, member_node.key_begin - parent_node.begin);
+  std::string_view between =
+      text.substr(parent_node.begin, member_node.key_begin - parent_node.begin);
   bool multi_line = between.find('\n') != std::string_view::npos;
 
   if (!value.is_array() || value.empty()) return value.dump();
   if (!multi_line) {
-    std::string_view after_colon = text.substr(member_node.key_begin, member_node.begin - member_node.key_begin);
+    std::string_view after_colon =
+        text.substr(member_node.key_begin, member_node.begin - member_node.key_begin);
     std::string separator = after_colon.find(' ') != std::string_view::npos ? ", " : ",";
     std::string rendered = "[";
     for (size_t i = 0; i < value.size(); ++i) rendered += (i ? separator : "") + value[i].dump();
@@ -250,15 +269,19 @@ std::string render_value(std::string_view text, const JsonDocument& document, si
   std::string_view member_indent = leading_space(text, member_node.key_begin);
   std::string_view parent_indent = leading_space(text, parent_node.begin);
   std::string unit = "  ";
-  if (member_indent.size() > parent_indent.size() && member_indent.compare(0, parent_indent.size(), parent_indent) == 0) {
+  if (member_indent.size() > parent_indent.size() &&
+      member_indent.compare(0, parent_indent.size(), parent_indent) == 0) {
     unit = std::string(member_indent.substr(parent_indent.size()));
   }
   size_t newline = text.find('\n', member_node.key_begin);
-  std::string ending = (newline != std::string_view::npos && newline > 0 && text[newline - 1] == '\r') ? "\r\n" : "\n";
+  std::string ending =
+      (newline != std::string_view::npos && newline > 0 && text[newline - 1] == '\r') ? "\r\n"
+                                                                                      : "\n";
 
   std::string rendered = "[" + ending;
   for (size_t i = 0; i < value.size(); ++i) {
-    rendered += std::string(member_indent) + unit + value[i].dump() + (i + 1 < value.size() ? "," : "") + ending;
+    rendered += std::string(member_indent) + unit + value[i].dump() +
+                (i + 1 < value.size() ? "," : "") + ending;
   }
   return rendered + std::string(member_indent) + "]";
 }
@@ -278,7 +301,8 @@ Result<JsonDocument> parse_json_document(std::string_view text, const std::strin
   return parser.run();
 }
 
-TextEvaluation evaluate_json_patch(const Patch& patch, std::string_view text, const std::string& file_label) {
+TextEvaluation evaluate_json_patch(const Patch& patch, std::string_view text,
+                                   const std::string& file_label) {
   const auto& change = std::get<JsonValuePatch>(patch.action);
   Result<JsonDocument> parsed = parse_json_document(text, file_label);
   if (!parsed) return drifted(parsed.error().message);
@@ -291,20 +315,22 @@ TextEvaluation evaluate_json_patch(const Patch& patch, std::string_view text, co
     std::string where = depth == 0 ? "the top-level value" : dotted(change.path, depth);
     if (current.type != JsonNode::Type::object) {
       return drifted(file_label + ":" + position_of(text, current.begin) + ": " + where + " is " +
-                     type_name(current.type) + ", expected an object holding \"" + change.path[depth] + "\"");
+                     type_name(current.type) + ", expected an object holding \"" +
+                     change.path[depth] + "\"");
     }
     std::vector<size_t> matches;
     for (size_t child : current.children) {
       if (document.nodes[child].key == change.path[depth]) matches.push_back(child);
     }
     if (matches.empty()) {
-      return drifted(file_label + ":" + position_of(text, current.begin) + ": " + dotted(change.path, depth + 1) +
-                     " is missing, expected it to be " + change.expected.dump());
+      return drifted(file_label + ":" + position_of(text, current.begin) + ": " +
+                     dotted(change.path, depth + 1) + " is missing, expected it to be " +
+                     change.expected.dump());
     }
     if (matches.size() > 1) {
-      return drifted(file_label + ":" + position_of(text, document.nodes[matches[1]].key_begin) + ": duplicate key " +
-                     dotted(change.path, depth + 1) + " (" + std::to_string(matches.size()) +
-                     " times), expected it once");
+      return drifted(file_label + ":" + position_of(text, document.nodes[matches[1]].key_begin) +
+                     ": duplicate key " + dotted(change.path, depth + 1) + " (" +
+                     std::to_string(matches.size()) + " times), expected it once");
     }
     parent = node;
     node = matches.front();
@@ -315,15 +341,17 @@ TextEvaluation evaluate_json_patch(const Patch& patch, std::string_view text, co
   json current_value;
   json original;
   try {
-    current_value = json::parse(text.substr(target_node.begin, target_node.end - target_node.begin));
+    current_value =
+        json::parse(text.substr(target_node.begin, target_node.end - target_node.begin));
     original = json::parse(text);
   } catch (const json::exception& error) {
     return drifted(location + ": the value cannot be read: " + error.what());
   }
   if (current_value == change.target) return {PatchState::applied, location, ""};
   if (current_value != change.expected) {
-    return drifted(location + ": " + dotted(change.path, change.path.size()) + " is " + shorten(current_value.dump()) +
-                   ", expected " + change.expected.dump() + " (upstream) or the patched value");
+    return drifted(location + ": " + dotted(change.path, change.path.size()) + " is " +
+                   shorten(current_value.dump()) + ", expected " + change.expected.dump() +
+                   " (upstream) or the patched value");
   }
 
   std::string patched(text.substr(0, target_node.begin));
@@ -337,10 +365,13 @@ TextEvaluation evaluate_json_patch(const Patch& patch, std::string_view text, co
   intended[pointer] = change.target;
   try {
     if (json::parse(patched) != intended) {
-      return drifted(location + ": the edited file does not parse to the intended document; nothing was written");
+      return drifted(
+          location +
+          ": the edited file does not parse to the intended document; nothing was written");
     }
   } catch (const json::exception& error) {
-    return drifted(location + ": the edited file is not valid JSON (" + std::string(error.what()) + "); nothing was written");
+    return drifted(location + ": the edited file is not valid JSON (" + std::string(error.what()) +
+                   "); nothing was written");
   }
   return {PatchState::pending, location + ": replaces " + current_value.dump(), std::move(patched)};
 }

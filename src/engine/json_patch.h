@@ -17,10 +17,10 @@ namespace minicpm {
 struct JsonNode {
   enum class Type { object, array, string, number, boolean, null };
   Type type = Type::null;
-  size_t begin = 0;  // Offset of the value's first byte.
-  size_t end = 0;    // Offset just past it.
-  std::string key;   // Member name, when the parent is an object.
-  size_t key_begin = 0;  // Offset of the member name's opening quote.
+  size_t begin = 0;              // Offset of the value's first byte.
+  size_t end = 0;                // Offset just past it.
+  std::string key;               // Member name, when the parent is an object.
+  size_t key_begin = 0;          // Offset of the member name's opening quote.
   std::vector<size_t> children;  // Indexes into JsonDocument::nodes.
 };
 
@@ -32,6 +32,7 @@ struct JsonDocument {
 Result<JsonDocument> parse_json_document(std::string_view text, const std::string& file_label);
 
 // Decides the patch's state for text and, when pending, builds the patched text.
-TextEvaluation evaluate_json_patch(const Patch& patch, std::string_view text, const std::string& file_label);
+TextEvaluation evaluate_json_patch(const Patch& patch, std::string_view text,
+                                   const std::string& file_label);
 
 }  // namespace minicpm

@@ -14,10 +14,14 @@ enum class PatchState {
 
 inline const char* to_string(PatchState state) {
   switch (state) {
-    case PatchState::applied: return "applied";
-    case PatchState::pending: return "pending";
-    case PatchState::upstream_fixed: return "upstream-fixed";
-    case PatchState::drifted: return "drifted";
+    case PatchState::applied:
+      return "applied";
+    case PatchState::pending:
+      return "pending";
+    case PatchState::upstream_fixed:
+      return "upstream-fixed";
+    case PatchState::drifted:
+      return "drifted";
   }
   return "unknown";
 }

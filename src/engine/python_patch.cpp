@@ -51,15 +51,16 @@ std::vector<FunctionBody> find_functions(const PythonSource& source, const std::
 
   for (size_t i = 0; i < source.statements.size(); ++i) {
     const LogicalLine& statement = source.statements[i];
-    while (!scopes.empty() && scopes.back().indent_width >= statement.indent_width) scopes.pop_back();
+    while (!scopes.empty() && scopes.back().indent_width >= statement.indent_width)
+      scopes.pop_back();
     if (!statement.opens_block()) continue;
 
     size_t name_index = 0;
     if (is_def(statement, &name_index)) {
       bool inside_function = false;
       for (const Scope& scope : scopes) inside_function = inside_function || !scope.is_class;
-      bool class_matches = class_name.empty() ||
-                           (!scopes.empty() && scopes.back().is_class && scopes.back().name == class_name);
+      bool class_matches = class_name.empty() || (!scopes.empty() && scopes.back().is_class &&
+                                                  scopes.back().name == class_name);
       if (statement.tokens[name_index].text == name && !inside_function && class_matches &&
           source.extent_end[i] > i + 1) {
         found.push_back({i, i + 1, source.extent_end[i]});
@@ -79,7 +80,8 @@ std::vector<CallSite> find_calls(const PythonSource& source, const FunctionBody&
   size_t begin = 0;
   for (;;) {
     size_t dot = dotted_call.find('.', begin);
-    parts.push_back(dotted_call.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin));
+    parts.push_back(
+        dotted_call.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin));
     if (dot == std::string::npos) break;
     begin = dot + 1;
   }
@@ -110,7 +112,8 @@ std::vector<CallSite> find_calls(const PythonSource& source, const FunctionBody&
 }
 
 // Returns the function-body statement whose extent contains statement `inner`.
-size_t body_statement_containing(const PythonSource& source, const FunctionBody& body, size_t inner) {
+size_t body_statement_containing(const PythonSource& source, const FunctionBody& body,
+                                 size_t inner) {
   size_t k = body.begin;
   while (k < body.end && source.extent_end[k] <= inner) k = source.extent_end[k];
   return k;
@@ -130,14 +133,16 @@ std::optional<std::string> assignment_target(const LogicalLine& statement) {
 }
 
 bool starts_with_tokens(const std::string& code, const std::string& prefix) {
-  return code.compare(0, prefix.size(), prefix) == 0 && (code.size() == prefix.size() || code[prefix.size()] == ' ');
+  return code.compare(0, prefix.size(), prefix) == 0 &&
+         (code.size() == prefix.size() || code[prefix.size()] == ' ');
 }
 
 bool block_matches_shape(const PythonSource& source, size_t header, const UpstreamFixShape& shape) {
   std::string code = normalized_code(source.statements[header].tokens);
   if (code == shape.statement) {
     for (size_t i = header + 1; i < source.extent_end[header]; ++i) {
-      if (starts_with_tokens(normalized_code(source.statements[i].tokens), shape.contains)) return true;
+      if (starts_with_tokens(normalized_code(source.statements[i].tokens), shape.contains))
+        return true;
     }
     return false;
   }
@@ -146,15 +151,18 @@ bool block_matches_shape(const PythonSource& source, size_t header, const Upstre
          starts_with_tokens(code.substr(shape.statement.size() + 1), shape.contains);
 }
 
-bool matches_upstream_fix(const PythonSource& source, const FunctionBody& body, const UpstreamFixShape& shape) {
-  if (!shape.unless_call.empty() && !find_calls(source, body, shape.unless_call).empty()) return false;
+bool matches_upstream_fix(const PythonSource& source, const FunctionBody& body,
+                          const UpstreamFixShape& shape) {
+  if (!shape.unless_call.empty() && !find_calls(source, body, shape.unless_call).empty())
+    return false;
   std::vector<CallSite> calls = find_calls(source, body, shape.call);
   if (calls.size() != 1) return false;
   size_t holder = body_statement_containing(source, body, calls.front().statement);
 
   if (shape.position == UpstreamFixShape::Position::after) {
     size_t next = source.extent_end[holder];
-    return next < body.end && source.statements[next].indent_width == source.statements[body.begin].indent_width &&
+    return next < body.end &&
+           source.statements[next].indent_width == source.statements[body.begin].indent_width &&
            block_matches_shape(source, next, shape);
   }
   for (size_t k = body.begin; k < holder; k = source.extent_end[k]) {
@@ -219,7 +227,8 @@ std::string list_lines(const std::vector<size_t>& lines) {
 
 }  // namespace
 
-TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text, const std::string& file_label) {
+TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text,
+                                     const std::string& file_label) {
   const auto& insert = std::get<PythonInsertPatch>(patch.action);
   Result<PythonSource> scanned = scan_python(text, file_label);
   if (!scanned) return drifted(scanned.error().message);
@@ -233,9 +242,11 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text, 
   }
   if (functions.size() > 1) {
     std::vector<size_t> lines;
-    for (const FunctionBody& function : functions) lines.push_back(source.statements[function.def_statement].first_line);
-    return drifted(file_label + ":" + line_number(lines.front()) + ": " + function_label + " is defined " +
-                   std::to_string(functions.size()) + " times (lines " + list_lines(lines) +
+    for (const FunctionBody& function : functions)
+      lines.push_back(source.statements[function.def_statement].first_line);
+    return drifted(file_label + ":" + line_number(lines.front()) + ": " + function_label +
+                   " is defined " + std::to_string(functions.size()) + " times (lines " +
+                   list_lines(lines) +
                    "), expected exactly one; name its class in the recipe's \"class\"");
   }
   const FunctionBody& body = functions.front();
@@ -249,7 +260,8 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text, 
   std::vector<std::string> block;
   std::string call_target;
   bool needs_target = false;
-  for (const std::string& line : insert.lines) needs_target = needs_target || line.find(kCallTargetPlaceholder) != std::string::npos;
+  for (const std::string& line : insert.lines)
+    needs_target = needs_target || line.find(kCallTargetPlaceholder) != std::string::npos;
   if (calls.size() == 1) {
     size_t call_statement = calls.front().statement;
     const LogicalLine* anchor = &source.statements[call_statement];
@@ -263,7 +275,8 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text, 
     std::string_view def_indent = source.statements[body.def_statement].indent;
     std::string_view body_indent = source.statements[body.begin].indent;
     std::string_view unit = "    ";
-    if (body_indent.size() > def_indent.size() && body_indent.compare(0, def_indent.size(), def_indent) == 0) {
+    if (body_indent.size() > def_indent.size() &&
+        body_indent.compare(0, def_indent.size(), def_indent) == 0) {
       unit = body_indent.substr(def_indent.size());
     }
     std::optional<std::string> target = assignment_target(source.statements[call_statement]);
@@ -272,9 +285,10 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text, 
   }
 
   if (insert_line) {
-    size_t first = insert.position == PythonInsertPatch::Position::after_body_statement
-                       ? *insert_line
-                       : (*insert_line >= block.size() ? *insert_line - block.size() : source.lines.size());
+    size_t first =
+        insert.position == PythonInsertPatch::Position::after_body_statement
+            ? *insert_line
+            : (*insert_line >= block.size() ? *insert_line - block.size() : source.lines.size());
     bool marker_in_place = first < source.lines.size() &&
                            std::find(markers.begin(), markers.end(), first) != markers.end();
     if (marker_in_place) {
@@ -283,49 +297,55 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text, 
         block_intact = content_of(source, first + i) == block[i];
       }
       if (!block_intact) {
-        return drifted(file_label + ":" + line_number(first) + ": the block after the marker of " + patch.id +
-                       " was edited, expected the lines that apply writes; run revert or restore the file");
+        return drifted(
+            file_label + ":" + line_number(first) + ": the block after the marker of " + patch.id +
+            " was edited, expected the lines that apply writes; run revert or restore the file");
       }
       if (markers.size() > 1) {
-        return drifted(file_label + ":" + line_number(first) + ": the marker of " + patch.id + " appears " +
-                       std::to_string(markers.size()) + " times (lines " + list_lines(markers) +
-                       "), expected once");
+        return drifted(file_label + ":" + line_number(first) + ": the marker of " + patch.id +
+                       " appears " + std::to_string(markers.size()) + " times (lines " +
+                       list_lines(markers) + "), expected once");
       }
       return {PatchState::applied, file_label + ":" + line_number(first), ""};
     }
   }
   if (!markers.empty()) {
-    std::string expected = insert_line ? "line " + line_number(*insert_line) : "next to the " + insert.call + "( call";
+    std::string expected =
+        insert_line ? "line " + line_number(*insert_line) : "next to the " + insert.call + "( call";
     return drifted(file_label + ":" + line_number(markers.front()) + ": the marker of " + patch.id +
                    " is not in the located place, expected it at " + expected);
   }
 
   for (const UpstreamFixShape& shape : insert.upstream_fixes) {
     if (matches_upstream_fix(source, body, shape)) {
-      return {PatchState::upstream_fixed, file_label + ": " + function_label + " already contains the fix", ""};
+      return {PatchState::upstream_fixed,
+              file_label + ": " + function_label + " already contains the fix", ""};
     }
   }
 
   if (calls.empty()) {
-    return drifted(file_label + ":" + line_number(def_line) + ": no call to " + insert.call + "( in " +
-                   function_label + ", expected exactly one");
+    return drifted(file_label + ":" + line_number(def_line) + ": no call to " + insert.call +
+                   "( in " + function_label + ", expected exactly one");
   }
   if (calls.size() > 1) {
     std::vector<size_t> lines;
     for (const CallSite& call : calls) lines.push_back(call.line);
-    return drifted(file_label + ":" + line_number(lines.front()) + ": " + insert.call + "( is called " +
-                   std::to_string(calls.size()) + " times in " + function_label + " (lines " + list_lines(lines) +
-                   "), expected exactly one");
+    return drifted(file_label + ":" + line_number(lines.front()) + ": " + insert.call +
+                   "( is called " + std::to_string(calls.size()) + " times in " + function_label +
+                   " (lines " + list_lines(lines) + "), expected exactly one");
   }
   if (needs_target && call_target.empty()) {
-    return drifted(file_label + ":" + line_number(calls.front().line) + ": the result of " + insert.call +
-                   "( is not assigned to a name, expected an assignment such as `res = " + insert.call + "(...)`");
+    return drifted(
+        file_label + ":" + line_number(calls.front().line) + ": the result of " + insert.call +
+        "( is not assigned to a name, expected an assignment such as `res = " + insert.call +
+        "(...)`");
   }
 
   // Pending: insert the block before physical line *insert_line.
   std::string_view ending = line_ending_of(source, *insert_line > 0 ? *insert_line - 1 : 0);
   std::string patched;
-  size_t offset = *insert_line < source.lines.size() ? source.lines[*insert_line].begin : text.size();
+  size_t offset =
+      *insert_line < source.lines.size() ? source.lines[*insert_line].begin : text.size();
   patched.reserve(text.size() + 256);
   patched.append(text.substr(0, offset));
   if (offset == text.size() && !text.empty() && text.back() != '\n') patched.append(ending);
@@ -335,7 +355,8 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text, 
   }
   patched.append(text.substr(offset));
   return {PatchState::pending,
-          file_label + ":" + line_number(*insert_line) + ": inserts " + std::to_string(block.size()) + " lines",
+          file_label + ":" + line_number(*insert_line) + ": inserts " +
+              std::to_string(block.size()) + " lines",
           std::move(patched)};
 }
 

@@ -86,8 +86,9 @@ std::vector<PhysicalLine> split_lines(std::string_view text) {
 }
 
 size_t line_of_offset(const std::vector<PhysicalLine>& lines, size_t offset) {
-  auto it = std::upper_bound(lines.begin(), lines.end(), offset,
-                             [](size_t value, const PhysicalLine& line) { return value < line.begin; });
+  auto it =
+      std::upper_bound(lines.begin(), lines.end(), offset,
+                       [](size_t value, const PhysicalLine& line) { return value < line.begin; });
   return it == lines.begin() ? 0 : static_cast<size_t>(it - lines.begin()) - 1;
 }
 
@@ -159,13 +160,15 @@ Result<size_t> Scanner::scan_string(size_t quote_at, size_t token_begin) {
     ++at;
   }
   size_t start_line = line_of_offset(source_.lines, token_begin);
-  return apply_error(location(file_, start_line) + "unterminated string literal, expected a closing " +
+  return apply_error(location(file_, start_line) +
+                     "unterminated string literal, expected a closing " +
                      (triple ? std::string(3, quote) : std::string(1, quote)));
 }
 
 size_t Scanner::scan_number(size_t at) const {
   size_t begin = at;
-  bool hex = text_.size() > at + 1 && text_[at] == '0' && (text_[at + 1] == 'x' || text_[at + 1] == 'X');
+  bool hex =
+      text_.size() > at + 1 && text_[at] == '0' && (text_[at + 1] == 'x' || text_[at + 1] == 'X');
   while (at < text_.size()) {
     auto c = static_cast<unsigned char>(text_[at]);
     if (is_name_char(c) || c == '.') {
@@ -290,20 +293,24 @@ Result<PythonSource> Scanner::run() {
     if (c == '"' || c == '\'') {
       Result<size_t> string_end = scan_string(position_, token_begin);
       if (!string_end) return string_end.error();
-      current_.tokens.push_back({TokenKind::string, text_.substr(token_begin, *string_end - token_begin), line_});
+      current_.tokens.push_back(
+          {TokenKind::string, text_.substr(token_begin, *string_end - token_begin), line_});
       count_newlines(token_begin, *string_end);
       position_ = *string_end;
       continue;
     }
     if (is_name_start(byte)) {
       size_t name_end = position_ + 1;
-      while (name_end < text_.size() && is_name_char(static_cast<unsigned char>(text_[name_end]))) ++name_end;
+      while (name_end < text_.size() && is_name_char(static_cast<unsigned char>(text_[name_end])))
+        ++name_end;
       std::string_view word = text_.substr(token_begin, name_end - token_begin);
-      bool string_follows = name_end < text_.size() && (text_[name_end] == '"' || text_[name_end] == '\'');
+      bool string_follows =
+          name_end < text_.size() && (text_[name_end] == '"' || text_[name_end] == '\'');
       if (string_follows && is_string_prefix(word)) {
         Result<size_t> string_end = scan_string(name_end, token_begin);
         if (!string_end) return string_end.error();
-        current_.tokens.push_back({TokenKind::string, text_.substr(token_begin, *string_end - token_begin), line_});
+        current_.tokens.push_back(
+            {TokenKind::string, text_.substr(token_begin, *string_end - token_begin), line_});
         count_newlines(token_begin, *string_end);
         position_ = *string_end;
         continue;
@@ -312,9 +319,11 @@ Result<PythonSource> Scanner::run() {
       position_ = name_end;
       continue;
     }
-    if (is_digit(c) || (c == '.' && position_ + 1 < text_.size() && is_digit(text_[position_ + 1]))) {
+    if (is_digit(c) ||
+        (c == '.' && position_ + 1 < text_.size() && is_digit(text_[position_ + 1]))) {
       size_t number_end = scan_number(position_);
-      current_.tokens.push_back({TokenKind::number, text_.substr(token_begin, number_end - token_begin), line_});
+      current_.tokens.push_back(
+          {TokenKind::number, text_.substr(token_begin, number_end - token_begin), line_});
       position_ = number_end;
       continue;
     }
@@ -330,7 +339,8 @@ Result<PythonSource> Scanner::run() {
       }
       brackets_.pop_back();
     }
-    current_.tokens.push_back({TokenKind::op, text_.substr(token_begin, op_end - token_begin), line_});
+    current_.tokens.push_back(
+        {TokenKind::op, text_.substr(token_begin, op_end - token_begin), line_});
     position_ = op_end;
   }
 
@@ -349,7 +359,8 @@ Result<PythonSource> Scanner::run() {
   for (size_t i = 0; i < statements.size(); ++i) {
     size_t end = i + 1;
     if (statements[i].opens_block()) {
-      while (end < statements.size() && statements[end].indent_width > statements[i].indent_width) ++end;
+      while (end < statements.size() && statements[end].indent_width > statements[i].indent_width)
+        ++end;
     }
     source_.extent_end[i] = end;
   }

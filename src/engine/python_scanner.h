@@ -27,7 +27,7 @@ struct Token {
 };
 
 struct Comment {
-  size_t line;  // 0-based physical line.
+  size_t line;            // 0-based physical line.
   std::string_view text;  // From '#' to the end of the line, without the line ending.
 };
 

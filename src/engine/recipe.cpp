@@ -92,7 +92,8 @@ bool is_contained_path(const std::string& path) {
   size_t begin = 0;
   while (begin <= path.size()) {
     size_t slash = path.find('/', begin);
-    std::string part = path.substr(begin, slash == std::string::npos ? std::string::npos : slash - begin);
+    std::string part =
+        path.substr(begin, slash == std::string::npos ? std::string::npos : slash - begin);
     if (part.empty() || part == "." || part == "..") return false;
     if (slash == std::string::npos) break;
     begin = slash + 1;
@@ -100,16 +101,19 @@ bool is_contained_path(const std::string& path) {
   return true;
 }
 
-Result<std::vector<UpstreamFixShape>> parse_upstream_fixes(const json& list, const std::string& where,
+Result<std::vector<UpstreamFixShape>> parse_upstream_fixes(const json& list,
+                                                           const std::string& where,
                                                            const std::string& origin) {
   std::vector<UpstreamFixShape> shapes;
   if (!list.is_array()) {
-    return usage_error(origin + ": " + where + ": expected an array of objects, got " + list.dump());
+    return usage_error(origin + ": " + where + ": expected an array of objects, got " +
+                       list.dump());
   }
   for (size_t i = 0; i < list.size(); ++i) {
     std::string item_where = where + "[" + std::to_string(i) + "]";
     if (!list[i].is_object()) {
-      return usage_error(origin + ": " + item_where + ": expected an object, got " + list[i].dump());
+      return usage_error(origin + ": " + item_where + ": expected an object, got " +
+                         list[i].dump());
     }
     ObjectReader reader(list[i], item_where, origin);
     UpstreamFixShape shape;
@@ -165,13 +169,15 @@ Result<PythonInsertPatch> parse_python_insert(ObjectReader& reader, const std::s
   } else if (*position == "before-statement") {
     patch.position = PythonInsertPatch::Position::before_statement;
   } else {
-    return reader.fail("position", "expected \"after-body-statement\" or \"before-statement\", got \"" +
-                                       *position + "\"");
+    return reader.fail(
+        "position",
+        "expected \"after-body-statement\" or \"before-statement\", got \"" + *position + "\"");
   }
   if (lines->empty()) return reader.fail("lines", "expected at least one line");
   for (const std::string& line : *lines) {
     if (line.find_first_of("\r\n") != std::string::npos) {
-      return reader.fail("lines", "expected one line per item, got a line break inside \"" + line + "\"");
+      return reader.fail("lines",
+                         "expected one line per item, got a line break inside \"" + line + "\"");
     }
   }
   patch.lines = *lines;
@@ -199,7 +205,8 @@ Result<JsonValuePatch> parse_json_value(ObjectReader& reader) {
   patch.path = *path;
   patch.expected = **expected;
   patch.target = **target;
-  if (patch.expected == patch.target) return reader.fail("value", "equals \"expected\", expected a change");
+  if (patch.expected == patch.target)
+    return reader.fail("value", "equals \"expected\", expected a change");
   return patch;
 }
 
@@ -214,7 +221,8 @@ Result<CopyDirectoryPatch> parse_copy_directory(ObjectReader& reader, const std:
   if (!fetch) return fetch.error();
   for (const std::string& path : *required) {
     if (!is_contained_path(path)) {
-      return reader.fail("required", "\"" + path + "\" leaves the folder, expected a relative path inside it");
+      return reader.fail("required",
+                         "\"" + path + "\" leaves the folder, expected a relative path inside it");
     }
   }
   patch.required = *required;
@@ -240,11 +248,14 @@ Result<Patch> parse_patch(const json& object, size_t index, const std::string& o
   patch.file = *file;
   patch.description = *description;
   if (patch.id.empty() || patch.id.find_first_of(" \t:/") != std::string::npos) {
-    return reader.fail("id", "\"" + patch.id + "\" is not a valid id, expected letters, digits and '-'");
+    return reader.fail("id",
+                       "\"" + patch.id + "\" is not a valid id, expected letters, digits and '-'");
   }
   if (!is_contained_path(patch.file)) {
-    return reader.fail("file", "\"" + patch.file +
-                                   "\" is absolute or leaves the model folder, expected a relative path inside it");
+    return reader.fail(
+        "file",
+        "\"" + patch.file +
+            "\" is absolute or leaves the model folder, expected a relative path inside it");
   }
 
   if (*kind == "python-insert") {
@@ -260,8 +271,9 @@ Result<Patch> parse_patch(const json& object, size_t index, const std::string& o
     if (!action) return action.error();
     patch.action = *action;
   } else {
-    return reader.fail("kind", "expected \"python-insert\", \"json-value\" or \"copy-directory\", got \"" +
-                                   *kind + "\"");
+    return reader.fail(
+        "kind",
+        "expected \"python-insert\", \"json-value\" or \"copy-directory\", got \"" + *kind + "\"");
   }
   Status unknown = reader.reject_unknown_keys();
   if (!unknown) return unknown.error();
@@ -349,7 +361,8 @@ const std::vector<Recipe>& builtin_recipes() {
   static const std::vector<Recipe> recipes = [] {
     std::vector<Recipe> loaded;
     for (size_t i = 0; i < kBuiltinRecipeCount; ++i) {
-      Result<Recipe> recipe = parse_recipe(kBuiltinRecipeTexts[i], "built-in recipe #" + std::to_string(i));
+      Result<Recipe> recipe =
+          parse_recipe(kBuiltinRecipeTexts[i], "built-in recipe #" + std::to_string(i));
       // The build validates the built-in recipes (a unit test loads each), so this holds.
       if (recipe) {
         recipe->origin = "built-in";
@@ -366,15 +379,16 @@ Result<Recipe> resolve_recipe(const std::string& id_or_file) {
     if (recipe.id == id_or_file) return recipe;
   }
   struct stat info {};
-  bool looks_like_file = ::stat(id_or_file.c_str(), &info) == 0 ||
-                         id_or_file.find('/') != std::string::npos ||
-                         (id_or_file.size() > 5 && id_or_file.compare(id_or_file.size() - 5, 5, ".json") == 0);
+  bool looks_like_file =
+      ::stat(id_or_file.c_str(), &info) == 0 || id_or_file.find('/') != std::string::npos ||
+      (id_or_file.size() > 5 && id_or_file.compare(id_or_file.size() - 5, 5, ".json") == 0);
   if (looks_like_file) return load_recipe_file(id_or_file);
 
   std::string known;
   for (const Recipe& recipe : builtin_recipes()) known += (known.empty() ? "" : ", ") + recipe.id;
-  return usage_error("--recipe " + id_or_file + ": no built-in recipe and no file of that name, expected one of: " +
-                     known + ", or a recipe file");
+  return usage_error("--recipe " + id_or_file +
+                     ": no built-in recipe and no file of that name, expected one of: " + known +
+                     ", or a recipe file");
 }
 
 }  // namespace minicpm

@@ -64,9 +64,9 @@ struct Patch {
 
 // How recipe detection recognises a model folder.
 struct DetectRule {
-  std::vector<std::string> files;             // Files that must exist.
-  std::vector<std::string> config_path;       // Path into config.json ...
-  nlohmann::json config_value;                // ... and its value; null means "absent".
+  std::vector<std::string> files;        // Files that must exist.
+  std::vector<std::string> config_path;  // Path into config.json ...
+  nlohmann::json config_value;           // ... and its value; null means "absent".
 };
 
 struct Recipe {

@@ -13,7 +13,10 @@ namespace {
 using nlohmann::json;
 
 json to_json(const FolderState& state) {
-  json document = {{"format", 1}, {"recipe", state.recipe}, {"files", json::object()}, {"directories", json::object()}};
+  json document = {{"format", 1},
+                   {"recipe", state.recipe},
+                   {"files", json::object()},
+                   {"directories", json::object()}};
   for (const auto& [path, record] : state.files) {
     document["files"][path] = {{"original_sha256", record.original_sha256},
                                {"patched_sha256", record.patched_sha256},
@@ -32,7 +35,8 @@ json to_json(const FolderState& state) {
 }  // namespace
 
 StateStore::StateStore(std::string model_dir)
-    : folder_(join_path(model_dir, kStateFolderName)), state_file_(join_path(folder_, "state.json")) {}
+    : folder_(join_path(model_dir, kStateFolderName)),
+      state_file_(join_path(folder_, "state.json")) {}
 
 std::string StateStore::original_path(const std::string& relative) const {
   return join_path(join_path(folder_, "originals"), relative);

@@ -34,9 +34,10 @@ class StateStore {
   explicit StateStore(std::string model_dir);
 
   const std::string& folder() const { return folder_; }
-  std::string original_path(const std::string& relative) const;  // Backup of a file's original bytes.
-  std::string staging_dir() const;                                // Temporary copies.
-  std::string replaced_dir() const;                               // Files a copy moved aside.
+  std::string original_path(
+      const std::string& relative) const;  // Backup of a file's original bytes.
+  std::string staging_dir() const;         // Temporary copies.
+  std::string replaced_dir() const;        // Files a copy moved aside.
 
   // Loads the state; an absent state file gives an empty state.
   Result<FolderState> load() const;

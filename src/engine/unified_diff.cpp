@@ -24,7 +24,8 @@ std::vector<std::string_view> split_keeping_endings(std::string_view text) {
 enum class Edit { keep, remove, insert };
 
 // Myers' O((N+M)D) shortest edit script. The patches make a handful of edits, so D is small.
-std::vector<Edit> edit_script(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b) {
+std::vector<Edit> edit_script(const std::vector<std::string_view>& a,
+                              const std::vector<std::string_view>& b) {
   const long n = static_cast<long>(a.size());
   const long m = static_cast<long>(b.size());
   const long max = n + m;
@@ -126,8 +127,8 @@ std::string unified_diff(std::string_view before, std::string_view after, const 
     long b_count = b_at[static_cast<size_t>(end)] - b_at[static_cast<size_t>(begin)];
     long a_start = a_at[static_cast<size_t>(begin)] + (a_count > 0 ? 1 : 0);
     long b_start = b_at[static_cast<size_t>(begin)] + (b_count > 0 ? 1 : 0);
-    out += "@@ -" + std::to_string(a_start) + "," + std::to_string(a_count) + " +" + std::to_string(b_start) + "," +
-           std::to_string(b_count) + " @@\n";
+    out += "@@ -" + std::to_string(a_start) + "," + std::to_string(a_count) + " +" +
+           std::to_string(b_start) + "," + std::to_string(b_count) + " @@\n";
     for (long j = begin; j < end; ++j) {
       size_t s = static_cast<size_t>(j);
       if (script[s] == Edit::keep) append_line(out, ' ', a[static_cast<size_t>(a_at[s])]);
