@@ -175,6 +175,14 @@ Result<std::string> copy_source(const Options& options, const CopyDirectoryPatch
   return sibling;
 }
 
+TextEvaluation evaluate_text_patch(const Patch& patch, std::string_view text,
+                                   const std::string& path) {
+  if (std::holds_alternative<PythonInsertPatch>(patch.action)) {
+    return evaluate_python_patch(patch, text, path);
+  }
+  return evaluate_json_patch(patch, text, path);
+}
+
 Result<Evaluation> evaluate(const Options& options, bool deep) {
   Status valid = check_model_dir(options.model_dir);
   if (!valid) return valid.error();
@@ -234,11 +242,21 @@ Result<Evaluation> evaluate(const Options& options, bool deep) {
       report.patches.push_back({patch->id, patch->file, PatchState::drifted, *file.problem});
       continue;
     }
-    TextEvaluation result = std::holds_alternative<PythonInsertPatch>(patch->action)
-                                ? evaluate_python_patch(*patch, file.patched, path)
-                                : evaluate_json_patch(*patch, file.patched, path);
-    if (result.state == PatchState::pending) file.patched = std::move(result.patched_text);
-    report.patches.push_back({patch->id, patch->file, result.state, result.detail});
+    // Report on the file as it is, so that line numbers match what the user sees; build the
+    // patched text by applying each pending patch on top of the previous ones.
+    TextEvaluation on_original = evaluate_text_patch(*patch, file.original, path);
+    if (on_original.state == PatchState::pending) {
+      TextEvaluation on_patched = evaluate_text_patch(*patch, file.patched, path);
+      if (on_patched.state != PatchState::pending) {
+        on_original.state = PatchState::drifted;
+        on_original.detail = path + ": " + patch->id +
+                             " conflicts with an earlier patch of the recipe (" +
+                             on_patched.detail + "), expected patches that touch different places";
+      } else {
+        file.patched = std::move(on_patched.patched_text);
+      }
+    }
+    report.patches.push_back({patch->id, patch->file, on_original.state, on_original.detail});
   }
   return evaluation;
 }
@@ -370,9 +388,7 @@ Status revert_file(const StateStore& store, const std::string& model_dir,
       for (const Patch& patch : recipe->patches) {
         if (patch.file != relative || std::holds_alternative<CopyDirectoryPatch>(patch.action))
           continue;
-        TextEvaluation result = std::holds_alternative<PythonInsertPatch>(patch.action)
-                                    ? evaluate_python_patch(patch, *current, path)
-                                    : evaluate_json_patch(patch, *current, path);
+        TextEvaluation result = evaluate_text_patch(patch, *current, path);
         still_patched = still_patched || result.state == PatchState::applied;
       }
     }

@@ -332,7 +332,7 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text,
     for (const CallSite& call : calls) lines.push_back(call.line);
     return drifted(file_label + ":" + line_number(lines.front()) + ": " + insert.call +
                    "( is called " + std::to_string(calls.size()) + " times in " + function_label +
-                   " (lines " + list_lines(lines) + "), expected exactly one");
+                   " (lines " + list_lines(lines) + "), expected exactly one call");
   }
   if (needs_target && call_target.empty()) {
     return drifted(

@@ -305,8 +305,7 @@ Result<Recipe> parse_recipe(const std::string& json_text, const std::string& ori
   try {
     document = json::parse(json_text);
   } catch (const json::parse_error& error) {
-    return usage_error(origin + ": invalid JSON at byte " + std::to_string(error.byte) +
-                       ", expected a recipe object: " + error.what());
+    return usage_error(origin + ": invalid JSON, expected a recipe object: " + error.what());
   }
   if (!document.is_object()) return usage_error(origin + ": expected a JSON object at the top");
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "file_io.h"
@@ -85,11 +86,10 @@ Result<FolderState> StateStore::load() const {
 
 Status StateStore::save(const FolderState& state) const {
   if (state.empty()) {
-    ::unlink(state_file_.c_str());
-    ::rmdir(staging_dir().c_str());
-    ::rmdir(replaced_dir().c_str());
-    ::rmdir(join_path(folder_, "originals").c_str());
-    ::rmdir(folder_.c_str());
+    // Nothing left to restore: the folder holds only the tool's own files.
+    std::error_code error;
+    std::filesystem::remove_all(folder_, error);
+    if (error) return io_error(folder_ + ": cannot remove: " + error.message());
     return Done{};
   }
   Status created = make_directories(folder_);

@@ -41,8 +41,8 @@ class StateStore {
 
   // Loads the state; an absent state file gives an empty state.
   Result<FolderState> load() const;
-  // Writes the state atomically, creating the state folder when needed; an empty state
-  // removes the state file and the folder's empty subfolders.
+  // Writes the state atomically, creating the state folder when needed. An empty state
+  // removes the whole state folder.
   Status save(const FolderState& state) const;
 
  private:
