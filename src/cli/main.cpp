@@ -123,6 +123,18 @@ int run_command(const std::string& command, Settings& settings) {
 
   if (!settings.quiet) {
     for (const auto& note : report.notes) print_error_lines(note, "note");
+    for (const auto& warning : report.warnings) print_error_lines(warning, "warning");
+  }
+  for (const auto& copy : report.stale_copies) {
+    bool fails = command == "verify";
+    if (settings.quiet && !fails) continue;
+    print_error_lines(
+        copy.copy_path + ": stale copy of " + copy.model_file +
+            " in the transformers modules cache, expected the same bytes; transformers "
+            "may load it in place of the patched file; run minicpm-patch apply "
+            "--refresh-modules-cache " +
+            settings.options.model_dir + " or delete it",
+        fails ? "error" : "warning");
   }
   if (command == "verify" && code != 0) {
     for (const auto& patch : report.patches) {
@@ -220,6 +232,8 @@ int main(int argc, char** argv) {
   add_common(recipes, false);
   apply->add_flag("--link", settings.options.hard_link,
                   "Hard-link assets in place of copying (same file system only)");
+  apply->add_flag("--refresh-modules-cache", settings.options.refresh_modules_cache,
+                  "Overwrite stale copies of the patched .py files in the transformers modules cache");
   verify->add_flag("--deep", settings.options.deep,
                    "Also compare SHA-256 digests of copied files with the source");
   status->add_flag("--deep", settings.options.deep,

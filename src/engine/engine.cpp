@@ -258,6 +258,17 @@ Result<Evaluation> evaluate(const Options& options, bool deep) {
     }
     report.patches.push_back({patch->id, patch->file, on_original.state, on_original.detail});
   }
+
+  std::vector<std::string> python_files;
+  for (const Patch* patch : *selected) {
+    bool is_python = std::holds_alternative<PythonInsertPatch>(patch->action);
+    if (is_python &&
+        std::find(python_files.begin(), python_files.end(), patch->file) == python_files.end()) {
+      python_files.push_back(patch->file);
+    }
+  }
+  report.stale_copies = find_stale_copies(options.model_dir, python_files);
+  report.warnings = hub_auto_map_warnings(options.model_dir);
   return evaluation;
 }
 
@@ -430,9 +441,10 @@ Status revert_file(const StateStore& store, const std::string& model_dir,
 }  // namespace
 
 bool all_verified(const Report& report) {
-  return std::all_of(report.patches.begin(), report.patches.end(), [](const PatchReport& patch) {
-    return patch.state == PatchState::applied || patch.state == PatchState::upstream_fixed;
-  });
+  return report.stale_copies.empty() &&
+         std::all_of(report.patches.begin(), report.patches.end(), [](const PatchReport& patch) {
+           return patch.state == PatchState::applied || patch.state == PatchState::upstream_fixed;
+         });
 }
 
 Result<Recipe> detect_recipe(const std::string& model_dir) {
@@ -560,7 +572,16 @@ Result<Report> run_apply(const Options& options) {
 
   Result<Evaluation> after = evaluate(options, false);
   if (!after) return after.error();
+  if (options.refresh_modules_cache && !after->report.stale_copies.empty()) {
+    Result<std::vector<std::string>> refreshed = refresh_stale_copies(after->report.stale_copies);
+    if (!refreshed) return refreshed.error();
+    report.actions.insert(report.actions.end(), refreshed->begin(), refreshed->end());
+    after = evaluate(options, false);
+    if (!after) return after.error();
+  }
   report.patches = after->report.patches;
+  report.stale_copies = after->report.stale_copies;
+  report.warnings = after->report.warnings;
   return report;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "error.h"
+#include "module_cache.h"
 #include "patch_state.h"
 #include "recipe.h"
 
@@ -14,11 +15,12 @@ namespace minicpm {
 
 struct Options {
   std::string model_dir;
-  std::string recipe;             // Built-in id or recipe file; empty detects it.
-  std::vector<std::string> only;  // Patch ids; empty selects every patch of the recipe.
-  std::string assets_from;        // Source model folder for directory copies.
-  bool hard_link = false;         // --link: hard links in place of copies.
-  bool deep = false;              // --deep: compare SHA-256 digests of copied files.
+  std::string recipe;                  // Built-in id or recipe file; empty detects it.
+  std::vector<std::string> only;       // Patch ids; empty selects every patch of the recipe.
+  std::string assets_from;             // Source model folder for directory copies.
+  bool hard_link = false;              // --link: hard links in place of copies.
+  bool deep = false;                   // --deep: compare SHA-256 digests of copied files.
+  bool refresh_modules_cache = false;  // --refresh-modules-cache: overwrite stale copies.
   std::function<void(uint64_t done, uint64_t total)> progress;  // Copy progress, optional.
 };
 
@@ -32,12 +34,16 @@ struct PatchReport {
 struct Report {
   std::string recipe_id;
   std::vector<PatchReport> patches;
-  std::vector<std::string> notes;    // Facts worth telling, such as a source folder chosen.
+  std::vector<std::string> notes;     // Facts worth telling, such as a source folder chosen.
+  std::vector<std::string> warnings;  // Problems that patching cannot fix, such as Hub auto_map.
+  // Copies in the transformers modules cache that differ from the model folder's files.
+  std::vector<StaleCopy> stale_copies;
   std::vector<std::string> actions;  // What apply or revert changed, one line each.
   std::string diff;                  // The unified diff, for the diff command.
 };
 
-// Returns true when every patch is applied or upstream-fixed.
+// Returns true when every patch is applied or upstream-fixed and no stale copy of a patched
+// file is in the transformers modules cache.
 bool all_verified(const Report& report);
 
 Result<Report> run_status(const Options& options);

@@ -10,6 +10,8 @@ CASE=$3
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 BF16="$WORK/MiniCPM-o-4_5"
+# An empty transformers modules cache, so that the user's own cache cannot affect the tests.
+export HF_MODULES_CACHE="$WORK/hf-modules"
 AWQ="$WORK/MiniCPM-o-4_5-awq"
 
 fail() {
@@ -467,6 +469,48 @@ case_help_lists_exit_codes() {
   run recipes
   expect_rc 0
   expect_out_line "  tts-assets (assets): copy the Token2wav vocoder and reference voices from the BF16 model"
+}
+
+case_stale_modules_cache() {
+  copy_samples
+  local modules="$HF_MODULES_CACHE/transformers_modules"
+  # The folder name as it is, escaped, and escaped with a content-hash subfolder.
+  local copies=("$modules/MiniCPM-o-4_5" "$modules/MiniCPM_hyphen_o_hyphen_4_5"
+    "$modules/MiniCPM_hyphen_o_hyphen_4_5/0f1e2d3c")
+  local copy
+  for copy in "${copies[@]}"; do
+    mkdir -p "$copy"
+    cp "$BF16/modeling_minicpmo.py" "$copy/"
+  done
+  run apply --quiet "$BF16"
+  expect_rc 0
+  run status "$BF16"
+  expect_rc 0
+  for copy in "${copies[@]}"; do
+    grep -qxF "minicpm-patch: warning: $copy/modeling_minicpmo.py: stale copy of $BF16/modeling_minicpmo.py in the transformers modules cache, expected the same bytes; transformers may load it in place of the patched file; run minicpm-patch apply --refresh-modules-cache $BF16 or delete it" <<<"$ERR" ||
+      fail "status does not report $copy: $ERR"
+  done
+  run verify --quiet "$BF16"
+  expect_rc 1
+  [ "$(grep -c "^minicpm-patch: error: .*stale copy of" <<<"$ERR")" -eq 3 ] || fail "verify must name 3 stale copies: $ERR"
+
+  run apply --refresh-modules-cache "$BF16"
+  expect_rc 0
+  expect_out_line "refreshed $modules/MiniCPM-o-4_5/modeling_minicpmo.py from $BF16/modeling_minicpmo.py"
+  for copy in "${copies[@]}"; do
+    cmp -s "$copy/modeling_minicpmo.py" "$BF16/modeling_minicpmo.py" || fail "$copy was not refreshed"
+  done
+  run verify "$BF16"
+  expect_rc 0
+}
+
+case_hub_auto_map_warning() {
+  copy_samples
+  cp "$FIXTURES/config/hub_auto_map.json" "$AWQ/config.json"
+  run status "$AWQ"
+  expect_rc 0
+  grep -qxF "minicpm-patch: warning: $AWQ/config.json: auto_map.AutoModel is \"openbmb/MiniCPM-o-4_5--modeling_minicpmo.MiniCPMO\", so transformers loads that Hub repository's code and ignores the patched local files; expected a local reference such as \"modeling_minicpmo.MiniCPMO\"" <<<"$ERR" ||
+    fail "no auto_map warning: $ERR"
 }
 
 "case_$CASE"

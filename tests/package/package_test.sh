@@ -9,6 +9,7 @@ BUILD=$2
 WORK_ROOT=$3
 CASE=$4
 PREFIX="$WORK_ROOT/moved-prefix"
+export HF_MODULES_CACHE="$WORK_ROOT/hf-modules"
 HERE="$SOURCE/tests/package"
 WORK="$WORK_ROOT/$CASE"
 rm -rf "$WORK"
