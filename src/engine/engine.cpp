@@ -320,7 +320,10 @@ void remove_leftovers(const StateStore& store, const Evaluation& evaluation) {
   std::error_code ignored;
   std::filesystem::remove_all(store.staging_dir(), ignored);
   std::vector<std::string> folders;
-  for (const TextFileWork& file : evaluation.files) folders.push_back(parent_of(file.path));
+  for (const TextFileWork& file : evaluation.files) {
+    folders.push_back(parent_of(file.path));
+    folders.push_back(parent_of(store.original_path(file.relative)));
+  }
   folders.push_back(store.folder());
   for (const std::string& folder : folders) {
     DIR* directory = ::opendir(folder.c_str());
@@ -531,12 +534,20 @@ Result<Report> run_apply(const Options& options) {
 
   Report report = evaluation->report;
   bool changed = false;
+  bool had_state_folder = ::access(store.folder().c_str(), F_OK) == 0;
   for (const TextFileWork& file : evaluation->files) {
     if (file.patched == file.original) continue;
     state.recipe =
         evaluation->recipe.origin == "built-in" ? evaluation->recipe.id : evaluation->recipe.origin;
     Status written = write_text_file(store, state, file, report);
-    if (!written) return written.error();
+    if (!written) {
+      // Before the first target is replaced, undo the backup too, so the folder is as it was.
+      if (!changed && !had_state_folder) {
+        std::error_code ignored;
+        std::filesystem::remove_all(store.folder(), ignored);
+      }
+      return written.error();
+    }
     changed = true;
   }
 
