@@ -6,7 +6,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ nlohmann-json3-dev libcli11-dev catch2 libssl-dev python3)
+# clang and libclang-rt-dev serve the fuzz build; the rest serve every build.
+packages=(cmake ninja-build g++ nlohmann-json3-dev libcli11-dev catch2 libssl-dev python3 clang libclang-rt-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

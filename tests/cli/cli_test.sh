@@ -274,6 +274,17 @@ case_variants_apply() {
   done
 }
 
+case_byte_order_mark_kept() {
+  copy_samples
+  { printf '\xef\xbb\xbf'; cat "$FIXTURES/sample/MiniCPM-o-4_5/modeling_minicpmo.py"; } > "$BF16/modeling_minicpmo.py"
+  run apply "$BF16"
+  expect_rc 0
+  [ "$(head -c 3 "$BF16/modeling_minicpmo.py" | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "the byte order mark was lost"
+  run revert "$BF16"
+  expect_rc 0
+  [ "$(head -c 3 "$BF16/modeling_minicpmo.py" | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "revert lost the byte order mark"
+}
+
 case_drift_two_calls() {
   local folder original
   folder=$(model_with two_generate_calls.py)
