@@ -20,7 +20,7 @@ struct CopyFileEntry {
   uint64_t size = 0;
 };
 
-// What a directory patch finds in the model folder and its source.
+// State of a directory patch, with the files to copy from its source.
 struct CopyPlan {
   PatchState state = PatchState::pending;
   std::string detail;
@@ -58,7 +58,7 @@ Status run_copy_plan(const CopyPlan& plan, const std::string& staging_dir,
                      const std::function<Status(const CopyRecord&)>& before_commit,
                      const CopyProgress& progress);
 
-// Removes what record says the tool copied and puts back files it moved aside.
+// Removes the files that record lists as copied and moves back the files it moved aside.
 Status undo_copy(const std::string& target_dir, const std::string& replaced_dir,
                  const CopyRecord& record);
 

@@ -38,7 +38,7 @@ struct Report {
   std::vector<std::string> warnings;  // Problems that patching cannot fix, such as Hub auto_map.
   // Copies in the transformers modules cache that differ from the model folder's files.
   std::vector<StaleCopy> stale_copies;
-  std::vector<std::string> actions;  // What apply or revert changed, one line each.
+  std::vector<std::string> actions;  // Changes made by apply or revert, one line each.
   std::string diff;                  // The unified diff, for the diff command.
 };
 

@@ -175,17 +175,17 @@ void fault_point(const char* point) {
   static const char* setting = std::getenv("MINICPM_PATCH_TEST_KILL_AT");
   if (setting == nullptr || *setting == '\0') return;
 
-  std::string wanted = setting;
-  long wanted_hit = 1;
-  size_t hash = wanted.find('#');
+  std::string target = setting;
+  long target_hit = 1;
+  size_t hash = target.find('#');
   if (hash != std::string::npos) {
-    wanted_hit = std::strtol(wanted.c_str() + hash + 1, nullptr, 10);
-    wanted.resize(hash);
+    target_hit = std::strtol(target.c_str() + hash + 1, nullptr, 10);
+    target.resize(hash);
   }
-  if (wanted != point) return;
+  if (target != point) return;
 
   static std::map<std::string, long> hits;
-  if (++hits[wanted] == wanted_hit) ::raise(SIGKILL);
+  if (++hits[target] == target_hit) ::raise(SIGKILL);
 }
 
 }  // namespace minicpm

@@ -255,7 +255,7 @@ TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text,
   std::vector<CallSite> calls = find_calls(source, body, insert.call);
   std::vector<size_t> markers = find_marker_lines(source, patch.id);
 
-  // Where the block goes and what it reads, when the anchor is unique.
+  // Insertion point and rendered block, known when the anchor is unique.
   std::optional<size_t> insert_line;
   std::vector<std::string> block;
   std::string call_target;

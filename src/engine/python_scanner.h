@@ -1,4 +1,4 @@
-// A Python tokenizer that knows just enough of the language to find statements by
+// A Python tokenizer that handles just enough of the language to find statements by
 // structure: strings of every form, comments, brackets spanning lines, backslash
 // continuations, indentation with tabs or spaces, and LF or CRLF line endings.
 #pragma once

@@ -62,7 +62,7 @@ struct Patch {
   std::string marker() const { return "PATCH: " + id + ": " + description; }
 };
 
-// How recipe detection recognises a model folder.
+// Detection rule: the files and the config.json value that mark a folder for a recipe.
 struct DetectRule {
   std::vector<std::string> files;        // Files that must exist.
   std::vector<std::string> config_path;  // Path into config.json ...
