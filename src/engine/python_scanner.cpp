@@ -110,6 +110,17 @@ class Scanner {
                                             text_.begin() + static_cast<long>(to), '\n'));
   }
   Result<size_t> scan_string(size_t quote_at, size_t token_begin);
+  // Adds the string literal that starts at token_begin (its prefix) and whose opening quote
+  // is at quote_at, and moves past it.
+  Status add_string_token(size_t token_begin, size_t quote_at) {
+    Result<size_t> string_end = scan_string(quote_at, token_begin);
+    if (!string_end) return string_end.error();
+    current_.tokens.push_back(
+        {TokenKind::string, text_.substr(token_begin, *string_end - token_begin), line_});
+    count_newlines(token_begin, *string_end);
+    position_ = *string_end;
+    return Done{};
+  }
   size_t scan_number(size_t at) const;
   size_t scan_operator(size_t at) const;
   void record_comment(size_t at) {
@@ -291,12 +302,8 @@ Result<PythonSource> Scanner::run() {
     size_t token_begin = position_;
     auto byte = static_cast<unsigned char>(c);
     if (c == '"' || c == '\'') {
-      Result<size_t> string_end = scan_string(position_, token_begin);
-      if (!string_end) return string_end.error();
-      current_.tokens.push_back(
-          {TokenKind::string, text_.substr(token_begin, *string_end - token_begin), line_});
-      count_newlines(token_begin, *string_end);
-      position_ = *string_end;
+      Status added = add_string_token(token_begin, position_);
+      if (!added) return added.error();
       continue;
     }
     if (is_name_start(byte)) {
@@ -307,12 +314,8 @@ Result<PythonSource> Scanner::run() {
       bool string_follows =
           name_end < text_.size() && (text_[name_end] == '"' || text_[name_end] == '\'');
       if (string_follows && is_string_prefix(word)) {
-        Result<size_t> string_end = scan_string(name_end, token_begin);
-        if (!string_end) return string_end.error();
-        current_.tokens.push_back(
-            {TokenKind::string, text_.substr(token_begin, *string_end - token_begin), line_});
-        count_newlines(token_begin, *string_end);
-        position_ = *string_end;
+        Status added = add_string_token(token_begin, name_end);
+        if (!added) return added.error();
         continue;
       }
       current_.tokens.push_back({TokenKind::name, word, line_});
