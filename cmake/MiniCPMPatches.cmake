@@ -14,7 +14,8 @@ source tree with ``add_subdirectory`` or ``FetchContent`` gets it from that tree
                         [RECIPE <id>|<file>]
                         [ASSETS_FROM <dir>]
                         [ONLY <patch-id>...]
-                        [WHEN CONFIGURE|BUILD])
+                        [WHEN CONFIGURE|BUILD]
+                        [REFRESH_MODULES_CACHE])
 
   ``MODEL_DIR <dir>``
     Required. The downloaded model folder; it must exist.
@@ -40,10 +41,18 @@ source tree with ``add_subdirectory`` or ``FetchContent`` gets it from that tree
     build and runs again whenever a patched file changes. Concurrent runs on one folder
     are serialised by the tool's folder lock.
 
+    Both report what the tool did and repeat its warnings, such as a stale copy of a
+    patched file in the transformers modules cache.
+
     ``CONFIGURE`` needs an existing ``minicpm-patch``: the installed one (``find_package``),
     or the one named by the cache variable ``MINICPM_PATCH_EXECUTABLE``. When the tool
     comes from ``add_subdirectory`` or ``FetchContent`` it is not built yet at configure
     time, so the function falls back to ``BUILD`` and says so in a status message.
+
+  ``REFRESH_MODULES_CACHE``
+    Also overwrite stale copies of the patched ``.py`` files in the transformers modules
+    cache (``apply --refresh-modules-cache``). Default: off, so such copies only warn, and
+    ``minicpm_verify_model`` fails until they are refreshed or deleted.
 
 .. command:: minicpm_verify_model
 
@@ -186,9 +195,47 @@ function(_minicpm_patches_configure_time_tool out_var)
 endfunction()
 
 #-----------------------------------------------------------------------------
+# Internal use: prints what an apply did (its JSON report) as status lines, and its warnings
+# and stale modules-cache copies as CMake warnings.
+function(_minicpm_patches_show_report name report)
+  string(JSON action_count ERROR_VARIABLE json_error LENGTH "${report}" actions)
+  if(json_error)
+    return()
+  endif()
+  foreach(list_name IN ITEMS actions warnings)
+    string(JSON count LENGTH "${report}" ${list_name})
+    if(count EQUAL 0)
+      continue()
+    endif()
+    math(EXPR last "${count} - 1")
+    foreach(index RANGE ${last})
+      string(JSON line GET "${report}" ${list_name} ${index})
+      if(list_name STREQUAL "actions")
+        message(STATUS "minicpm_patch_model(${name}): ${line}")
+      else()
+        message(WARNING "minicpm_patch_model(${name}): ${line}")
+      endif()
+    endforeach()
+  endforeach()
+  string(JSON count LENGTH "${report}" stale_copies)
+  if(count GREATER 0)
+    math(EXPR last "${count} - 1")
+    foreach(index RANGE ${last})
+      string(JSON copy GET "${report}" stale_copies ${index} copy)
+      message(WARNING "minicpm_patch_model(${name}): ${copy} is a stale copy of a patched file in "
+                      "the transformers modules cache; add REFRESH_MODULES_CACHE or delete it")
+    endforeach()
+  endif()
+endfunction()
+
+#-----------------------------------------------------------------------------
 function(minicpm_patch_model name)
-  cmake_parse_arguments(PARSE_ARGV 1 _minicpm "" "MODEL_DIR;RECIPE;ASSETS_FROM;WHEN" "ONLY")
+  cmake_parse_arguments(PARSE_ARGV 1 _minicpm "REFRESH_MODULES_CACHE" "MODEL_DIR;RECIPE;ASSETS_FROM;WHEN" "ONLY")
   _minicpm_patches_parse(minicpm_patch_model "${name}")
+  set(apply_args ${_minicpm_tool_args})
+  if(_minicpm_REFRESH_MODULES_CACHE)
+    list(APPEND apply_args --refresh-modules-cache)
+  endif()
   if(NOT DEFINED _minicpm_WHEN)
     set(_minicpm_WHEN CONFIGURE)
   endif()
@@ -207,10 +254,10 @@ function(minicpm_patch_model name)
 
   if(_minicpm_WHEN STREQUAL "CONFIGURE")
     execute_process(
-      COMMAND "${tool}" apply --quiet ${_minicpm_tool_args} "${_minicpm_MODEL_DIR}"
+      COMMAND "${tool}" apply --json ${apply_args} "${_minicpm_MODEL_DIR}"
       RESULT_VARIABLE result
-      ERROR_VARIABLE error_output
-      OUTPUT_QUIET)
+      OUTPUT_VARIABLE report
+      ERROR_VARIABLE error_output)
     if(NOT result EQUAL 0)
       string(STRIP "${error_output}" error_output)
       string(REPLACE "\n" "\n    " error_output "${error_output}")
@@ -224,6 +271,8 @@ function(minicpm_patch_model name)
                           "  Exit code: ${result}\n"
                           "  Message:\n    ${error_output}\n")
     endif()
+    _minicpm_patches_show_report("${name}" "${report}")
+
     # A re-download changes these files, which makes the next build re-run CMake.
     set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${edited_files})
     return()
@@ -235,7 +284,7 @@ function(minicpm_patch_model name)
   set(tool_file "$<TARGET_FILE:MiniCPMPatches::minicpm-patch>")
   add_custom_command(
     OUTPUT "${stamp}"
-    COMMAND "${tool_file}" apply --quiet ${_minicpm_tool_args} "${_minicpm_MODEL_DIR}"
+    COMMAND "${tool_file}" apply --quiet ${apply_args} "${_minicpm_MODEL_DIR}"
     COMMAND "${CMAKE_COMMAND}" -E touch "${stamp}"
     DEPENDS ${edited_files} "${tool_file}"
     COMMENT "Patching the model folder ${_minicpm_MODEL_DIR}"

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -21,7 +23,8 @@ using nlohmann::json;
 constexpr const char* kExitCodes =
     "Exit codes:\n"
     "  0  success (verify: every selected patch is applied or upstream-fixed)\n"
-    "  1  verify found a patch that is pending or drifted\n"
+    "  1  verify found a patch that is pending or drifted, or a stale copy of a patched file\n"
+    "     in the transformers modules cache\n"
     "  2  usage error: bad option, model folder or recipe not found, invalid recipe\n"
     "  3  a patch cannot be applied: its anchor is missing or ambiguous, the file is invalid,\n"
     "     or our block was edited; nothing was written\n"
@@ -68,9 +71,14 @@ json report_json(const std::string& command, const Settings& settings, const Rep
                        {"state", minicpm::to_string(patch.state)},
                        {"detail", patch.detail}});
   }
+  json stale = json::array();
+  for (const auto& copy : report.stale_copies) {
+    stale.push_back({{"copy", copy.copy_path}, {"model_file", copy.model_file}});
+  }
   return {{"command", command},         {"model_dir", settings.options.model_dir},
           {"recipe", report.recipe_id}, {"patches", patches},
-          {"notes", report.notes},      {"actions", report.actions},
+          {"notes", report.notes},      {"warnings", report.warnings},
+          {"stale_copies", stale},      {"actions", report.actions},
           {"exit_code", exit_code}};
 }
 
@@ -123,11 +131,10 @@ int run_command(const std::string& command, Settings& settings) {
 
   if (!settings.quiet) {
     for (const auto& note : report.notes) print_error_lines(note, "note");
-    for (const auto& warning : report.warnings) print_error_lines(warning, "warning");
   }
+  for (const auto& warning : report.warnings) print_error_lines(warning, "warning");
   for (const auto& copy : report.stale_copies) {
     bool fails = command == "verify";
-    if (settings.quiet && !fails) continue;
     print_error_lines(
         copy.copy_path + ": stale copy of " + copy.model_file +
             " in the transformers modules cache, expected the same bytes; transformers "
@@ -141,10 +148,9 @@ int run_command(const std::string& command, Settings& settings) {
       if (patch.state == minicpm::PatchState::applied ||
           patch.state == minicpm::PatchState::upstream_fixed)
         continue;
-      print_error_lines(patch.detail + ": " + patch.patch_id + " is " +
-                        minicpm::to_string(patch.state) +
-                        ", expected applied or upstream-fixed; run: minicpm-patch apply " +
-                        settings.options.model_dir);
+      print_error_lines(patch.patch_id + " is " + minicpm::to_string(patch.state) +
+                        ", expected applied or upstream-fixed (" + patch.detail +
+                        "); run: minicpm-patch apply " + settings.options.model_dir);
     }
   }
 
@@ -196,7 +202,8 @@ int list_recipes(bool json_output) {
 int main(int argc, char** argv) {
   CLI::App app{"minicpm-patch " MINICPM_PATCHES_VERSION
                ": keeps downloaded MiniCPM-o 4.5 model folders patched.\n"
-               "Usage: minicpm-patch <command> [options] <model-dir>"};
+               "Run minicpm-patch <command> --help for a command's options.",
+               "minicpm-patch"};
   app.footer(kExitCodes);
   app.set_version_flag("--version", MINICPM_PATCHES_VERSION);
   app.require_subcommand(1);
@@ -215,7 +222,7 @@ int main(int argc, char** argv) {
           "BF16 model folder to copy assets/ from (default: the sibling folder without -awq)");
     }
     command->add_flag("--json", settings.json_output, "Print a JSON report on stdout");
-    command->add_flag("--quiet", settings.quiet, "Print nothing but errors");
+    command->add_flag("--quiet", settings.quiet, "Print only errors and warnings");
   };
 
   CLI::App* status = app.add_subcommand(
@@ -232,12 +239,24 @@ int main(int argc, char** argv) {
   add_common(recipes, false);
   apply->add_flag("--link", settings.options.hard_link,
                   "Hard-link assets in place of copying (same file system only)");
-  apply->add_flag("--refresh-modules-cache", settings.options.refresh_modules_cache,
-                  "Overwrite stale copies of the patched .py files in the transformers modules cache");
+  apply->add_flag(
+      "--refresh-modules-cache", settings.options.refresh_modules_cache,
+      "Overwrite stale copies of the patched .py files in the transformers modules cache");
   verify->add_flag("--deep", settings.options.deep,
                    "Also compare SHA-256 digests of copied files with the source");
   status->add_flag("--deep", settings.options.deep,
                    "Also compare SHA-256 digests of copied files with the source");
+
+  // CLI11 reads an unknown command as a stray argument; name it instead.
+  const std::vector<std::string> commands = {"status", "apply",  "verify",
+                                             "diff",   "revert", "recipes"};
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+    print_error_lines(std::string("unknown command '") + argv[1] +
+                      "', expected one of: status, apply, verify, diff, revert, recipes; run "
+                      "minicpm-patch --help");
+    return static_cast<int>(ErrorKind::usage);
+  }
 
   try {
     app.parse(argc, argv);
@@ -248,7 +267,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& version) {
     return app.exit(version);
   } catch (const CLI::ParseError& error) {
-    print_error_lines(std::string(error.what()) + "; run minicpm-patch --help");
+    std::string message = error.what();
+    if (!message.empty())
+      message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+    print_error_lines(message + "; run minicpm-patch --help");
     return static_cast<int>(ErrorKind::usage);
   }
 

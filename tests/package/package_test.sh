@@ -63,6 +63,8 @@ case_configure_patches() {
   configure_consumer -DREQUEST_VERSION=0.1 -DPATCH_WHEN=CONFIGURE
   [ "$RC" -eq 0 ] || fail "configure failed: $LOG"
   [ "$(markers)" -eq 2 ] || fail "the folder is not patched after configure"
+  grep -qxF -- "-- minicpm_patch_model(sample_model): patched $MODEL/modeling_minicpmo.py" <<<"$LOG" ||
+    fail "configure does not say what it patched: $LOG"
   (cd "$WORK/build" && ctest -L patches --output-on-failure >/dev/null) || fail "ctest -L patches failed"
 
   redownload
