@@ -1,15 +1,14 @@
 """Build the benchmark's model folders once and reuse them from a cache folder.
 
-The cache holds, for each scale ("full" or "tiny"):
+The cache holds, for each scale (see SCALES):
 
     <cache>/<scale>/inputs/MiniCPM-o-4_5/      BF16 folder with assets/
     <cache>/<scale>/inputs/MiniCPM-o-4_5-awq/  unpatched AWQ folder, no assets/
     <cache>/<scale>/assets.json                manifest of the generated assets
 
-Both folders get a modeling_minicpmo.py of about 210 KiB: the sample fixture padded with
-generated methods and classes outside MiniCPMO.chat(). The assets are random bytes with
-roughly the sizes of the real MiniCPM-o 4.5 files (about 1.2 GB); the "tiny" scale divides
-every size by 1000.
+At full scale both folders get a modeling_minicpmo.py of about 210 KiB: the sample fixture
+padded with generated methods and classes outside MiniCPMO.chat(). The assets are random
+bytes with roughly the sizes of the real MiniCPM-o 4.5 files (about 1.2 GB in all).
 """
 
 import ast
@@ -25,7 +24,6 @@ from pathlib import Path
 # Bump when the generated files change, so that old caches are rebuilt.
 GENERATOR_VERSION = 1
 
-MODELING_TARGET_BYTES = 210 * 1024
 MODELING_SEED = 45
 
 # Approximate sizes of the files under assets/ of openbmb/MiniCPM-o-4_5, in bytes. The WAV
@@ -39,7 +37,6 @@ FULL_ASSET_SIZES = {
     "token2wav/hift.pt": 83_000_000,
     "token2wav/speech_tokenizer_v2_25hz.onnx": 500_000_000,
 }
-TINY_DIVISOR = 1000
 WAV_HEADER_BYTES = 44
 MIN_YAML_BYTES = 120
 
@@ -47,6 +44,24 @@ BF16_NAME = "MiniCPM-o-4_5"
 AWQ_NAME = "MiniCPM-o-4_5-awq"
 MODEL_FILES = ("config.json", "configuration_minicpm.py", "modeling_minicpmo.py")
 WRITE_CHUNK_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of one set of inputs."""
+
+    name: str
+    modeling_bytes: int  # Target size of modeling_minicpmo.py; 0 keeps the sample's size.
+    asset_divisor: int  # Every asset size is divided by this.
+
+
+# "tiny" is for CI. "small-assets" differs from "full" only in the assets' size, for the
+# comparison of apply's peak memory.
+SCALES = {
+    "full": Scale("full", 210 * 1024, 1),
+    "tiny": Scale("tiny", 0, 1000),
+    "small-assets": Scale("small-assets", 210 * 1024, 1000),
+}
 
 
 class InputError(Exception):
@@ -71,14 +86,13 @@ class InputSet:
         return [model_dir / "assets" / relative for relative in sorted(self.asset_sizes)]
 
 
-def asset_sizes_for(scale: str) -> dict:
-    if scale == "full":
-        return dict(FULL_ASSET_SIZES)
+def asset_sizes_for(scale: Scale) -> dict:
+    divisor = scale.asset_divisor
     sizes = {}
     for relative, size in FULL_ASSET_SIZES.items():
-        scaled = size // TINY_DIVISOR
+        scaled = size // divisor
         if relative.endswith(".wav"):
-            scaled = WAV_HEADER_BYTES + (size - WAV_HEADER_BYTES) // TINY_DIVISOR
+            scaled = WAV_HEADER_BYTES + (size - WAV_HEADER_BYTES) // divisor
         if relative.endswith(".yaml"):
             scaled = max(scaled, MIN_YAML_BYTES)
         sizes[relative] = scaled
@@ -304,16 +318,19 @@ def find_chat_region(tree: ast.Module) -> tuple:
 def pad_modeling_file(text: str, target_bytes: int, seed: int) -> str:
     """Return text padded to about target_bytes with generated code outside MiniCPMO.chat().
 
+    Returns text unchanged when it is not smaller than target_bytes.
     About 30% goes into helper classes before class MiniCPMO, 20% into MiniCPMO methods
     before chat(), 25% into MiniCPMO methods after chat(), and 25% into classes after
     MiniCPMO. The result must parse, and chat() must be unchanged.
     """
+    padding = target_bytes - len(text.encode("utf-8"))
+    if padding <= 0:
+        return text
     tree = ast.parse(text)
     (class_start, class_end), (chat_start, chat_end) = find_chat_region(tree)
     lines = text.splitlines(keepends=True)
     chat_text = "".join(lines[chat_start - 1 : chat_end])
 
-    padding = max(0, target_bytes - len(text.encode("utf-8")))
     generator = CodeGenerator(seed)
 
     def fill(share: float, make) -> str:
@@ -432,8 +449,8 @@ def write_if_changed(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def build_model_files(sample_root: Path, inputs_dir: Path) -> None:
-    """Write both model folders' files: the samples, with the padded modeling file."""
+def build_model_files(sample_root: Path, inputs_dir: Path, modeling_bytes: int) -> None:
+    """Write both model folders' files: the samples, with the modeling file padded."""
     for name in (BF16_NAME, AWQ_NAME):
         sample_dir = sample_root / name
         target_dir = inputs_dir / name
@@ -444,24 +461,24 @@ def build_model_files(sample_root: Path, inputs_dir: Path) -> None:
                 raise InputError(f"{source}: sample file not found; is this a MiniCPMPatches checkout?")
             data = source.read_bytes()
             if file_name == "modeling_minicpmo.py":
-                data = pad_modeling_file(data.decode("utf-8"), MODELING_TARGET_BYTES,
+                data = pad_modeling_file(data.decode("utf-8"), modeling_bytes,
                                          MODELING_SEED).encode("utf-8")
             write_if_changed(target_dir / file_name, data)
 
 
-def ensure_inputs(cache_dir: Path, scale: str, sample_root: Path, work_bytes: int, log) -> InputSet:
+def ensure_inputs(cache_dir: Path, scale: Scale, sample_root: Path, work_bytes: int, log) -> InputSet:
     """Build or reuse the inputs of one scale and return their paths.
 
     work_bytes is the extra space the benchmark needs beside the inputs (copies of the
     assets); InputError is raised if the file system has less free space than that plus
     any assets still to generate.
     """
-    root = cache_dir / scale
+    root = cache_dir / scale.name
     inputs_dir = root / "inputs"
     sizes = asset_sizes_for(scale)
-    inputs = InputSet(scale, root, inputs_dir / BF16_NAME, inputs_dir / AWQ_NAME, sizes)
+    inputs = InputSet(scale.name, root, inputs_dir / BF16_NAME, inputs_dir / AWQ_NAME, sizes)
 
-    build_model_files(sample_root, inputs_dir)
+    build_model_files(sample_root, inputs_dir, scale.modeling_bytes)
 
     assets_dir = inputs.bf16_dir / "assets"
     manifest_path = root / "assets.json"
@@ -469,15 +486,16 @@ def ensure_inputs(cache_dir: Path, scale: str, sample_root: Path, work_bytes: in
     needed = work_bytes + (0 if reuse else inputs.assets_bytes)
     available = free_bytes(root)
     if available < needed:
-        raise InputError(
-            f"{root}: {available / 1e9:.2f} GB free, the {scale} benchmark needs "
-            f"{needed / 1e9:.2f} GB; free some space, pass --cache DIR on a larger file "
-            f"system, or run with --tiny")
+        hint = "free some space or pass --cache DIR on a larger file system"
+        if scale.asset_divisor == 1:
+            hint += ", or run with --tiny"
+        raise InputError(f"{root}: {available / 1e9:.2f} GB free, the {scale.name} inputs need "
+                         f"{needed / 1e9:.2f} GB; {hint}")
     if reuse:
-        log(f"reusing the {scale} assets in {assets_dir} ({inputs.assets_bytes / 1e6:.1f} MB)")
+        log(f"reusing the assets of the {scale.name} inputs in {assets_dir} ({inputs.assets_bytes / 1e6:.1f} MB)")
         return inputs
 
-    log(f"generating the {scale} assets in {assets_dir} ({inputs.assets_bytes / 1e6:.1f} MB "
+    log(f"generating the assets of the {scale.name} inputs in {assets_dir} ({inputs.assets_bytes / 1e6:.1f} MB "
         f"of random bytes; {available / 1e9:.1f} GB free)")
     manifest_path.unlink(missing_ok=True)
     partial_dir = inputs.bf16_dir / "assets.partial"

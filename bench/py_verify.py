@@ -1,10 +1,12 @@
 """Check a patched MiniCPM-o 4.5 AWQ folder the way a short user script would.
 
-Reference for the benchmark of `minicpm-patch verify`: json.load of config.json, a text
-search of modeling_minicpmo.py for both marker comments, and a stat of every file under the
-source's assets/ and its copy. It reads no asset contents, like verify without --deep.
+Reference for the benchmark of `minicpm-patch verify`. It runs json.load on config.json and
+searches modeling_minicpmo.py for both marker comments. When given the file's copy in the
+transformers modules cache, it compares the two. Then it runs stat on every file under the
+source's assets/ and on its copy. Like verify without --deep, it reads no asset contents.
 
-Usage: py_verify.py MODEL_DIR BF16_DIR. Exits 0 when every check passes, else 1.
+Usage: py_verify.py MODEL_DIR BF16_DIR [MODULES_CACHE_COPY_DIR]. Exits 0 when every check
+passes, else 1.
 """
 
 import json
@@ -29,6 +31,11 @@ def main() -> int:
     for marker in MARKERS:
         if marker not in text:
             problems.append(f"modeling_minicpmo.py: marker {marker!r} not found")
+    if len(sys.argv) > 3:
+        copy = os.path.join(sys.argv[3], "modeling_minicpmo.py")
+        with open(copy, encoding="utf-8") as handle:
+            if handle.read() != text:
+                problems.append(f"{copy}: stale copy, differs from the patched modeling_minicpmo.py")
 
     source_assets = os.path.join(source_dir, "assets")
     target_assets = os.path.join(model_dir, "assets")

@@ -6,8 +6,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-# clang and libclang-rt-dev serve the fuzz build; the rest serve every build.
-packages=(cmake ninja-build g++ nlohmann-json3-dev libcli11-dev catch2 libssl-dev python3 clang libclang-rt-dev)
+# clang and libclang-rt-dev serve the fuzz build; hyperfine, rsync, time and strace the
+# benchmark; the rest every build.
+packages=(cmake ninja-build g++ nlohmann-json3-dev libcli11-dev catch2 libssl-dev python3
+  clang libclang-rt-dev hyperfine rsync time strace)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -197,6 +197,9 @@ Result<Evaluation> evaluate(const Options& options, bool deep) {
   Report& report = evaluation.report;
 
   std::map<std::string, size_t> file_index;
+  evaluation.files.reserve(selected->size());  // No reallocation while scans view the texts.
+  // One scan of each file's original text, shared by its Python patches.
+  std::map<size_t, Result<PythonSource>> original_scans;
   for (const Patch* patch : *selected) {
     if (std::holds_alternative<CopyDirectoryPatch>(patch->action)) {
       const auto& copy = std::get<CopyDirectoryPatch>(patch->action);
@@ -244,7 +247,16 @@ Result<Evaluation> evaluate(const Options& options, bool deep) {
     }
     // Report on the file as it is, so that line numbers match what the user sees; build the
     // patched text by applying each pending patch on top of the previous ones.
-    TextEvaluation on_original = evaluate_text_patch(*patch, file.original, path);
+    TextEvaluation on_original;
+    if (std::holds_alternative<PythonInsertPatch>(patch->action)) {
+      auto scan = original_scans.find(found->second);
+      if (scan == original_scans.end()) {
+        scan = original_scans.emplace(found->second, scan_python(file.original, path)).first;
+      }
+      on_original = evaluate_python_patch(*patch, scan->second, file.original, path);
+    } else {
+      on_original = evaluate_json_patch(*patch, file.original, path);
+    }
     if (on_original.state == PatchState::pending) {
       TextEvaluation on_patched = evaluate_text_patch(*patch, file.patched, path);
       if (on_patched.state != PatchState::pending) {

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "file_io.h"
@@ -84,11 +85,15 @@ std::vector<StaleCopy> find_stale_copies(const std::string& model_dir,
     for (const std::string& hashed : subfolders(folder)) folders.insert(hashed);
   }
   for (const std::string& file : files) {
-    Result<std::string> model_bytes = read_text_file(join_path(model_dir, file));
-    if (!model_bytes) continue;
+    std::optional<std::string> model_bytes;  // Read only when a copy exists.
     for (const std::string& folder : folders) {
       std::string copy = join_path(folder, file);
       if (!is_regular_file(copy)) continue;
+      if (!model_bytes) {
+        Result<std::string> read = read_text_file(join_path(model_dir, file));
+        if (!read) break;
+        model_bytes = std::move(*read);
+      }
       Result<std::string> copy_bytes = read_text_file(copy);
       if (!copy_bytes || *copy_bytes != *model_bytes)
         stale.push_back({copy, join_path(model_dir, file)});

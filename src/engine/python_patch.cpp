@@ -24,7 +24,7 @@ struct CallSite {
 std::string line_number(size_t line) { return std::to_string(line + 1); }
 
 bool is_def(const LogicalLine& statement, size_t* name_index) {
-  const std::vector<Token>& tokens = statement.tokens;
+  const TokenRange& tokens = statement.tokens;
   size_t at = (tokens.size() > 1 && tokens[0].text == "async") ? 1 : 0;
   if (tokens.size() > at + 1 && tokens[at].text == "def") {
     if (name_index != nullptr) *name_index = at + 1;
@@ -94,7 +94,7 @@ std::vector<CallSite> find_calls(const PythonSource& source, const FunctionBody&
       i = source.extent_end[i];
       continue;
     }
-    const std::vector<Token>& tokens = statement.tokens;
+    const TokenRange& tokens = statement.tokens;
     size_t pattern_size = parts.size() * 2;  // name . name ... name (
     for (size_t t = 0; t + pattern_size <= tokens.size(); ++t) {
       if (t > 0 && tokens[t - 1].text == ".") continue;
@@ -229,8 +229,12 @@ std::string list_lines(const std::vector<size_t>& lines) {
 
 TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text,
                                      const std::string& file_label) {
+  return evaluate_python_patch(patch, scan_python(text, file_label), text, file_label);
+}
+
+TextEvaluation evaluate_python_patch(const Patch& patch, const Result<PythonSource>& scanned,
+                                     std::string_view text, const std::string& file_label) {
   const auto& insert = std::get<PythonInsertPatch>(patch.action);
-  Result<PythonSource> scanned = scan_python(text, file_label);
   if (!scanned) return drifted(scanned.error().message);
   const PythonSource& source = *scanned;
 

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "patch_state.h"
+#include "python_scanner.h"
 #include "recipe.h"
 
 namespace minicpm {
@@ -14,5 +15,10 @@ namespace minicpm {
 // file_label names the file in the details ("<file>:<line>: ...").
 TextEvaluation evaluate_python_patch(const Patch& patch, std::string_view text,
                                      const std::string& file_label);
+
+// The same for text that scan_python already tokenized (or failed to), so that several
+// patches of one file share one scan.
+TextEvaluation evaluate_python_patch(const Patch& patch, const Result<PythonSource>& scanned,
+                                     std::string_view text, const std::string& file_label);
 
 }  // namespace minicpm

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,12 +19,31 @@ struct PhysicalLine {
   size_t end = 0;          // Offset just past the line ending.
 };
 
-enum class TokenKind { name, number, string, op };
+enum class TokenKind : unsigned char { name, number, string, op };
 
 struct Token {
-  TokenKind kind;
   std::string_view text;
-  size_t line;  // 0-based physical line of the token's first byte.
+  uint32_t line;  // 0-based physical line of the token's first byte.
+  TokenKind kind;
+};
+
+// A logical line's tokens: a view into PythonSource::tokens.
+class TokenRange {
+ public:
+  TokenRange() = default;
+  TokenRange(const Token* first, size_t size) : first_(first), size_(size) {}
+
+  const Token* begin() const { return first_; }
+  const Token* end() const { return first_ + size_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const Token& operator[](size_t index) const { return first_[index]; }
+  const Token& front() const { return first_[0]; }
+  const Token& back() const { return first_[size_ - 1]; }
+
+ private:
+  const Token* first_ = nullptr;
+  size_t size_ = 0;
 };
 
 struct Comment {
@@ -38,7 +58,7 @@ struct LogicalLine {
   size_t last_line = 0;
   size_t indent_width = 0;  // Columns, with tabs to the next multiple of 8 as Python counts.
   std::string_view indent;  // The raw leading whitespace.
-  std::vector<Token> tokens;
+  TokenRange tokens;
 
   // True when the line ends with ':' and so opens an indented block.
   bool opens_block() const { return !tokens.empty() && tokens.back().text == ":"; }
@@ -47,8 +67,17 @@ struct LogicalLine {
   }
 };
 
+// The scan of one file. Statements view its tokens and all of it views the text, so it moves
+// but does not copy, and the text must outlive it.
 struct PythonSource {
+  PythonSource() = default;
+  PythonSource(PythonSource&&) = default;
+  PythonSource& operator=(PythonSource&&) = default;
+  PythonSource(const PythonSource&) = delete;
+  PythonSource& operator=(const PythonSource&) = delete;
+
   std::string_view text;
+  std::vector<Token> tokens;  // Every token of the file, in order.
   std::vector<PhysicalLine> lines;
   std::vector<LogicalLine> statements;
   std::vector<Comment> comments;
@@ -63,7 +92,7 @@ Result<PythonSource> scan_python(std::string_view text, const std::string& file_
 
 // The statement's tokens joined by single spaces, with single-quoted string literals
 // rewritten with double quotes, so that two spellings of the same code compare equal.
-std::string normalized_code(const std::vector<Token>& tokens);
+std::string normalized_code(const TokenRange& tokens);
 
 // Normalizes a code snippet such as `kwargs["num_beams"] = 1` the same way. Returns an
 // empty string when the snippet is not one logical line of Python.

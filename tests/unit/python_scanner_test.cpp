@@ -12,7 +12,7 @@ PythonSource scan(const std::string& text) {
   keep = text;
   auto result = scan_python(keep, "t.py");
   if (!result) FAIL(result.error().message);
-  return *result;
+  return std::move(*result);
 }
 
 std::string scan_error(const std::string& text) {
