@@ -241,6 +241,7 @@ Status copy_file_contents(const std::string& source, const std::string& destinat
   uint64_t copied = 0;
   if (::ioctl(out, FICLONE, in) == 0) {
     copied = size;
+    if (progress) progress(done_before + copied, total);
   } else {
     bool use_copy_file_range = true;
     while (copied < size && use_copy_file_range) {

@@ -223,6 +223,19 @@ case_awq_partial_assets() {
   expect_same_tree "$AWQ" "$original"
 }
 
+case_progress_on_terminal() {
+  copy_samples
+  run apply --only tts-assets --assets-from "$BF16" "$AWQ"
+  expect_rc 0
+  ! grep -q "copying:" <<<"$ERR" || fail "progress was printed to a stderr that is not a terminal"
+  run revert "$AWQ"
+  # script(1) runs the tool on a pseudo-terminal and records what it prints there.
+  local screen
+  screen=$(script -qec "'$TOOL' apply --only tts-assets --assets-from '$BF16' '$AWQ'" /dev/null)
+  grep -q "copying: 0 of 0 MiB, [0-9]* MiB/s, 0 s left" <<<"$screen" || fail "no progress line on a terminal:
+$screen"
+}
+
 case_awq_link_mode() {
   copy_samples
   run apply --link --only tts-assets "$AWQ"

@@ -134,9 +134,10 @@ case_smoke_skipped() {
   grep -q "torch" <<<"$LOG" || fail "the skip reason is missing: $LOG"
 }
 
-case_add_subdirectory() {
+# The source tree inside a consumer build: $1 is OFF for add_subdirectory, ON for FetchContent.
+check_source_tree_consumer() {
   LOG=$(cmake -S "$HERE/consumer" -B "$WORK/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DMINICPM_SOURCE_DIR="$SOURCE" -DMODEL_DIR="$MODEL" -DPATCH_WHEN=DEFAULT 2>&1)
+    -DMINICPM_SOURCE_DIR="$SOURCE" -DUSE_FETCHCONTENT="$1" -DMODEL_DIR="$MODEL" -DPATCH_WHEN=DEFAULT 2>&1)
   [ $? -eq 0 ] || fail "configure failed: $LOG"
   grep -qF "minicpm_patch_model(sample_model): minicpm-patch is built with this project, so the folder is patched at build time (WHEN BUILD)" <<<"$LOG" ||
     fail "no message about the fallback to WHEN BUILD: $LOG"
@@ -145,6 +146,10 @@ case_add_subdirectory() {
   [ "$(markers)" -eq 2 ] || fail "the folder is not patched after the build"
   (cd "$WORK/build" && ctest -L consumer --output-on-failure >/dev/null) || fail "the consumer's verify test failed"
 }
+
+case_add_subdirectory() { check_source_tree_consumer OFF; }
+
+case_fetchcontent() { check_source_tree_consumer ON; }
 
 # Each misuse stops configure with a message naming the function.
 case_misuse() {
