@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Crash-safety test: kills `minicpm-patch apply` with SIGKILL at every write step (through the
-# test-only MINICPM_PATCH_TEST_KILL_AT setting) and at random moments, then checks that every
-# target file is the original or the fully patched version, that no half-filled assets/
-# exists, and that the next apply completes.
+# test-only MINICPM_PATCH_TEST_KILL_AT setting) and at random moments. After each kill it
+# checks that every target file is the original or the fully patched version, that no
+# half-filled assets/ exists, and that the next apply completes.
 # Usage: crash_test.sh TOOL FIXTURES_DIR [MIN_KILLS]
 set -u
 
@@ -35,7 +35,7 @@ ORIGINAL_CONFIG=$(sha "$PRISTINE/config.json")
 PATCHED_CONFIG=$(sha "$WORK/reference/config.json")
 
 # A fresh target: the pristine AWQ folder, and in "partial" mode an assets/ that already
-# holds one matching file, one stale file and one file of the user's.
+# contains one matching file, one stale file and one file of the user's.
 fresh_target() {
   rm -rf "$WORK/target"
   cp -r "$PRISTINE" "$WORK/target"
