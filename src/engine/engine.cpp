@@ -593,18 +593,26 @@ Result<Report> run_apply(const Options& options) {
   if (!changed)
     report.actions.push_back("nothing to do: every selected patch is applied or upstream-fixed");
 
-  Result<Evaluation> after = evaluate(options, false);
-  if (!after) return after.error();
-  if (options.refresh_modules_cache && !after->report.stale_copies.empty()) {
-    Result<std::vector<std::string>> refreshed = refresh_stale_copies(after->report.stale_copies);
+  // The report shows the folder as apply leaves it. Unchanged, the first evaluation still
+  // holds, which saves a second scan on the common already-patched run.
+  Report final_state = evaluation->report;
+  if (changed) {
+    Result<Evaluation> after = evaluate(options, false);
+    if (!after) return after.error();
+    final_state = after->report;
+  }
+  if (options.refresh_modules_cache && !final_state.stale_copies.empty()) {
+    Result<std::vector<std::string>> refreshed = refresh_stale_copies(final_state.stale_copies);
     if (!refreshed) return refreshed.error();
     report.actions.insert(report.actions.end(), refreshed->begin(), refreshed->end());
-    after = evaluate(options, false);
+    Result<Evaluation> after = evaluate(options, false);
     if (!after) return after.error();
+    final_state = after->report;
   }
-  report.patches = after->report.patches;
-  report.stale_copies = after->report.stale_copies;
-  report.warnings = after->report.warnings;
+  report.patches = final_state.patches;
+  report.stale_copies = final_state.stale_copies;
+  report.warnings = final_state.warnings;
+  report.notes = final_state.notes;
   return report;
 }
 
