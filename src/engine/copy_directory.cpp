@@ -21,30 +21,10 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::string parent_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
-std::string base_name(const std::string& path) {
-  std::string trimmed = path;
-  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
-  size_t slash = trimmed.find_last_of('/');
-  return slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
-}
-
-bool is_inside(const std::string& path, const std::string& folder) {
-  return path == folder ||
-         (path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
-          path[folder.size()] == '/');
-}
-
-Result<std::string> real_path(const std::string& path) {
-  char* resolved = ::realpath(path.c_str(), nullptr);
-  if (resolved == nullptr) return io_error(path + ": cannot resolve the path: " + errno_text());
-  std::string result = resolved;
-  std::free(resolved);
-  return result;
+Result<std::string> resolved_path(const std::string& path) {
+  std::optional<std::string> resolved = real_path(path);
+  if (!resolved) return io_error(path + ": cannot resolve the path: " + errno_text());
+  return *resolved;
 }
 
 // The folders a source symlink may point into: the source model folder itself, and for a
@@ -76,10 +56,12 @@ Status list_files(const std::string& folder, const std::string& relative,
       return io_error(path + ": cannot stat: " + errno_text());
     std::string resolved = path;
     if (S_ISLNK(link_info.st_mode)) {
-      Result<std::string> target = real_path(path);
+      Result<std::string> target = resolved_path(path);
       if (!target) return target.error();
       bool allowed = false;
-      for (const std::string& root : link_roots) allowed = allowed || is_inside(*target, root);
+      for (const std::string& root : link_roots) {
+        allowed = allowed || *target == root || is_inside(*target, root);
+      }
       if (!allowed) {
         return apply_error(path + ": symlink points outside the source folder (to " + *target +
                            "), expected a file inside it");
@@ -174,7 +156,7 @@ Result<CopyPlan> plan_copy_directory(const Patch& patch, const std::string& mode
   if (::stat(source_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
     plan.missing_in_source = copy.required;
   } else {
-    Result<std::string> source_real = real_path(source_model_dir);
+    Result<std::string> source_real = resolved_path(source_model_dir);
     if (!source_real) return source_real.error();
     Status listed = list_files(source_dir, "", allowed_link_roots(*source_real), plan.source_files);
     if (!listed) return listed.error();

@@ -16,13 +16,6 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::string parent_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 Status write_all(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t count = ::write(fd, data.data(), data.size());
@@ -34,6 +27,32 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
 }
 
 }  // namespace
+
+std::string parent_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_name(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool is_inside(const std::string& path, const std::string& folder) {
+  return path.size() > folder.size() && path.compare(0, folder.size(), folder) == 0 &&
+         path[folder.size()] == '/';
+}
+
+std::optional<std::string> real_path(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) return std::nullopt;
+  std::string result = resolved;
+  std::free(resolved);
+  return result;
+}
 
 std::string join_path(const std::string& folder, const std::string& name) {
   if (folder.empty()) return name;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,5 +55,17 @@ class FolderLock {
 void fault_point(const char* point);
 
 std::string join_path(const std::string& folder, const std::string& name);
+
+// The folder part of path: "." without a slash, "/" for a file at the root.
+std::string parent_of(const std::string& path);
+
+// The last part of path, ignoring trailing slashes.
+std::string base_name(std::string path);
+
+// True when path lies strictly below folder; both are absolute, resolved paths.
+bool is_inside(const std::string& path, const std::string& folder);
+
+// The absolute path with every symlink resolved, or nothing when it cannot be resolved.
+std::optional<std::string> real_path(const std::string& path);
 
 }  // namespace minicpm

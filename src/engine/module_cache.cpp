@@ -18,12 +18,6 @@ std::string env_or_empty(const char* name) {
   return value == nullptr ? "" : value;
 }
 
-std::string base_name(std::string path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 std::string escaped_module_name(const std::string& name) {
   std::string escaped;
   for (char c : name) {

@@ -360,6 +360,7 @@ case_usage_errors() {
   expect_rc 2
   run frobnicate "$BF16"
   expect_rc 2
+  expect_err "minicpm-patch: error: unknown command 'frobnicate', expected one of: status, apply, verify, diff, revert, recipes; run minicpm-patch --help"
   mkdir "$WORK/empty"
   run status "$WORK/empty"
   expect_rc 2

@@ -1,5 +1,7 @@
 #include "python_patch.h"
 
+#include <deque>
+
 #include "catch.h"
 #include "test_support.h"
 
@@ -16,11 +18,11 @@ namespace {
 const Patch& builtin_patch(const std::string& id) {
   auto recipe = minicpm::resolve_recipe("minicpm-o-4_5");
   REQUIRE(recipe.ok());
-  static std::vector<Patch> kept;
+  static std::deque<Patch> found_patches;  // A deque keeps earlier references valid.
   for (const Patch& patch : recipe->patches) {
     if (patch.id == id) {
-      kept.push_back(patch);
-      return kept.back();
+      found_patches.push_back(patch);
+      return found_patches.back();
     }
   }
   FAIL("no patch " + id);
